@@ -1,0 +1,9 @@
+/* commands.h — the subcommands of the capt tool; each returns the process exit status. */
+#ifndef CAPT_CLI_COMMANDS_H
+#define CAPT_CLI_COMMANDS_H
+
+int cmd_inspect(const char *program, int argc, char **argv);
+int cmd_tokenize(const char *program, int argc, char **argv);
+int cmd_bench(const char *program, int argc, char **argv);
+
+#endif

@@ -1,0 +1,33 @@
+/* main.c — `capt`: the command-line face of the engine. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const char usage[] =
+    "usage: capt COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  inspect FILE                       print a .capt file's metadata and tensor table\n"
+    "  tokenize [--vocab F] TEXT...       print CLIP BPE token ids, one line per TEXT\n"
+    "  tokenize [--vocab F] --jsonl       read {\"text\": ...} lines on stdin, print\n"
+    "                                     {\"ids\": [...], \"decoded\": \"...\"} lines\n"
+    "  tokenize [--vocab F] --decode ID...  print the text of token ids\n"
+    "  bench gemm [--threads N] [--min-time S]\n"
+    "                                     GFLOP/s of y = x.W^T + b per dtype and kernel\n"
+    "\n"
+    "The CLIP vocabulary defaults to $CAPT_ASSETS/vocab/bpe_simple_vocab_16e6.txt.gz\n"
+    "(CAPT_ASSETS defaults to the shared/ folder beside the project).\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0) return cmd_bench(argv[0], argc - 1, argv + 1);
+    fprintf(stderr, "capt: unknown command \"%s\" (try capt --help)\n", cmd);
+    return 2;
+}

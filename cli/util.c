@@ -1,0 +1,78 @@
+/* util.c — file reading, clocks and argument parsing for the command-line tool. */
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned char *read_file(const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "capt: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            unsigned char *bigger = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2 + 1) : NULL;
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int failed = !buf || ferror(f);
+    if (f != stdin) fclose(f);
+    if (failed) {
+        fprintf(stderr, "capt: %s: %s\n", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void asset_path(const char *argv0, const char *relative, char *out, size_t out_size) {
+    const char *env = getenv("CAPT_ASSETS");
+    if (env && *env) {
+        snprintf(out, out_size, "%s/%s", env, relative);
+        return;
+    }
+    /* build/capt -> <project>/../shared */
+    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+    if (slash) {
+        snprintf(out, out_size, "%.*s/../../shared/%s", (int)(slash - argv0), argv0, relative);
+        if (access(out, R_OK) == 0) return;
+    }
+    snprintf(out, out_size, "../shared/%s", relative);
+}
+
+int parse_positive_int(const char *flag, const char *text, int max, int *out) {
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || errno || end == text || *end || v < 1 || v > max) {
+        fprintf(stderr, "capt: %s needs a whole number in 1..%d, not \"%s\"\n", flag, max, text ? text : "");
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}

@@ -1,0 +1,21 @@
+/* util.h — small helpers of the command-line tool. */
+#ifndef CAPT_CLI_UTIL_H
+#define CAPT_CLI_UTIL_H
+
+#include <stddef.h>
+
+/* Reads a whole file ("-" is stdin). Returns NULL and prints "capt: PATH: reason" on
+ * failure. *len gets the size; the buffer has one extra NUL byte after the data. */
+unsigned char *read_file(const char *path, size_t *len);
+
+/* Seconds on a monotonic clock. */
+double now_seconds(void);
+
+/* Where ../shared lives: $CAPT_ASSETS, else next to the project (found from argv[0]),
+ * else ../shared. Writes "<assets>/<relative>" into out. */
+void asset_path(const char *argv0, const char *relative, char *out, size_t out_size);
+
+/* Parses a positive int argument; prints an error and returns 0 when it is not one. */
+int parse_positive_int(const char *flag, const char *text, int max, int *out);
+
+#endif

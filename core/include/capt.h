@@ -1,0 +1,177 @@
+/* capt.h — the public C API of capt, a small image-captioning engine.
+ *
+ * Usage (read a model file into memory, look at it, tokenize a caption):
+ *
+ *     capt_error err;
+ *     capt_file *file;
+ *     if (capt_file_open(bytes, n_bytes, &file, &err) != CAPT_OK) {
+ *         fprintf(stderr, "%s\n", err.message);      // errors are returned, never printed
+ *         return 1;
+ *     }
+ *     const capt_tensor *t = capt_file_find_tensor(file, "decoder.tok_emb");
+ *     ...
+ *     capt_file_free(file);                          // `bytes` must outlive `file`
+ *
+ *     capt_tokenizer *tok;
+ *     capt_tokenizer_create(merges_txt_or_gz, n, &tok, &err);
+ *     int32_t ids[77];
+ *     size_t n_ids;
+ *     capt_tokenizer_encode(tok, "A dog runs.", ids, 77, &n_ids);
+ *
+ * Conventions
+ * - Every function that can fail returns a capt_status. Constructors take an optional
+ *   capt_error* that receives a human-readable message; operations on an object keep
+ *   their message in the object (capt_tokenizer_last_error). There is no global state.
+ * - Objects are opaque. Files are parsed from caller-owned memory and never copy tensor
+ *   data, so the same code works in the browser (no files there).
+ * - Sizes and counts read from files are checked against the buffer before use.
+ */
+#ifndef CAPT_H
+#define CAPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum capt_status {
+    CAPT_OK = 0,
+    CAPT_E_ARG,          /* a bad argument from the caller */
+    CAPT_E_FORMAT,       /* malformed or truncated model file / tokenizer data */
+    CAPT_E_VERSION,      /* a model file version this build does not read */
+    CAPT_E_NOMEM,        /* an allocation failed */
+    CAPT_E_IMAGE,        /* an image that cannot be decoded */
+    CAPT_E_UNSUPPORTED   /* valid input that this build cannot handle */
+} capt_status;
+
+/* A short fixed name for a status, e.g. "format error". */
+const char *capt_status_str(capt_status status);
+
+/* Where constructors put the reason for a failure (status + message). */
+typedef struct capt_error {
+    capt_status status;
+    char message[256];
+} capt_error;
+
+/* ------------------------------------------------------------------------------------
+ * Model files (.capt v1, see docs/format.md)
+ * ---------------------------------------------------------------------------------- */
+
+#define CAPT_FILE_VERSION 1
+#define CAPT_MAX_DIMS 4
+#define CAPT_QK 32 /* values per quantization block (q8_0, q4_0) */
+
+typedef enum capt_dtype {
+    CAPT_DTYPE_F32 = 0,
+    CAPT_DTYPE_F16 = 1,
+    CAPT_DTYPE_Q8_0 = 2, /* blocks of 32: f16 scale + 32 x int8            (34 bytes) */
+    CAPT_DTYPE_Q4_0 = 3  /* blocks of 32: f16 scale + 16 bytes of nibbles   (18 bytes) */
+} capt_dtype;
+
+/* Name of a dtype ("f32", "f16", "q8_0", "q4_0") or NULL. */
+const char *capt_dtype_name(capt_dtype dtype);
+
+typedef enum capt_meta_type {
+    CAPT_META_INT = 1,    /* int64 */
+    CAPT_META_FLOAT = 2,  /* float64 */
+    CAPT_META_STRING = 3, /* UTF-8 bytes, not NUL-terminated */
+    CAPT_META_ARRAY = 4   /* count x (INT | FLOAT | STRING) */
+} capt_meta_type;
+
+/* A string that points into the file buffer; not NUL-terminated. */
+typedef struct capt_str {
+    const char *ptr;
+    size_t len;
+} capt_str;
+
+typedef struct capt_meta {
+    capt_str key;
+    capt_meta_type type;
+    capt_meta_type elem_type; /* arrays only */
+    size_t count;             /* arrays only */
+    int64_t int_value;        /* CAPT_META_INT */
+    double float_value;       /* CAPT_META_FLOAT */
+    capt_str string_value;    /* CAPT_META_STRING */
+    const unsigned char *raw; /* arrays: the elements as stored; use the accessors below */
+    const capt_str *strings;  /* arrays of strings: the parsed element views */
+} capt_meta;
+
+typedef struct capt_tensor {
+    capt_str name;
+    capt_dtype dtype;
+    int n_dims;
+    int64_t dims[CAPT_MAX_DIMS]; /* row-major: dims[n_dims-1] is contiguous */
+    int64_t n_elements;
+    const void *data;            /* into the file buffer, aligned to the file alignment */
+    size_t n_bytes;
+} capt_tensor;
+
+typedef struct capt_file capt_file;
+
+/* Parses a .capt file held in `buf` (which must stay alive and unmodified while the
+ * capt_file is used). Tensor data is not copied. */
+capt_status capt_file_open(const void *buf, size_t len, capt_file **out, capt_error *err);
+void capt_file_free(capt_file *file);
+
+uint32_t capt_file_version(const capt_file *file);
+uint32_t capt_file_alignment(const capt_file *file);
+size_t capt_file_meta_count(const capt_file *file);
+const capt_meta *capt_file_meta_at(const capt_file *file, size_t index);
+const capt_meta *capt_file_find_meta(const capt_file *file, const char *key);
+size_t capt_file_tensor_count(const capt_file *file);
+const capt_tensor *capt_file_tensor_at(const capt_file *file, size_t index);
+const capt_tensor *capt_file_find_tensor(const capt_file *file, const char *name);
+
+/* Elements of CAPT_META_ARRAY values (index < count, matching elem_type). */
+int64_t capt_meta_int_at(const capt_meta *meta, size_t index);
+double capt_meta_float_at(const capt_meta *meta, size_t index);
+capt_str capt_meta_string_at(const capt_meta *meta, size_t index);
+
+/* Bytes of a tensor of this dtype and element count; 0 when n_elements is negative,
+ * not a multiple of the block size for quantized types, or the size overflows. */
+size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n_elements);
+
+/* ------------------------------------------------------------------------------------
+ * CLIP byte-level BPE tokenizer (OpenAI simple_tokenizer semantics, docs/tokenizer.md)
+ * ---------------------------------------------------------------------------------- */
+
+#define CAPT_TOKEN_SOT 49406 /* <|startoftext|> */
+#define CAPT_TOKEN_EOT 49407 /* <|endoftext|> */
+
+typedef struct capt_tokenizer capt_tokenizer;
+
+/* Builds a tokenizer from the merges file (bpe_simple_vocab_16e6.txt, plain or gzip).
+ * Like CLIP it uses the first 48,894 merges: 49,408 tokens in all. */
+capt_status capt_tokenizer_create(const void *merges, size_t len, capt_tokenizer **out,
+                                  capt_error *err);
+/* Same, from merges already split into "left right" strings (as stored in .capt files). */
+capt_status capt_tokenizer_create_from_list(const capt_str *merges, size_t n_merges,
+                                            capt_tokenizer **out, capt_error *err);
+void capt_tokenizer_free(capt_tokenizer *tok);
+
+size_t capt_tokenizer_vocab_size(const capt_tokenizer *tok);
+
+/* Encodes UTF-8 text (no start/end tokens added). Writes at most `capacity` ids and
+ * sets *n_ids to the full count, so a too-small buffer can be detected and retried.
+ * Invalid UTF-8 bytes are read as U+FFFD (docs/tokenizer.md). */
+capt_status capt_tokenizer_encode(capt_tokenizer *tok, const char *text, size_t len,
+                                  int32_t *ids, size_t capacity, size_t *n_ids);
+
+/* Decodes ids to text into `out` (NUL-terminated, truncated to out_size-1 bytes);
+ * *n_written gets the full length. Each word ends with a space, as in CLIP. */
+capt_status capt_tokenizer_decode(capt_tokenizer *tok, const int32_t *ids, size_t n_ids,
+                                  char *out, size_t out_size, size_t *n_written);
+
+/* The text of one token as raw bytes with "</w>" turned into a trailing space. */
+capt_status capt_tokenizer_token_bytes(const capt_tokenizer *tok, int32_t id, capt_str *out);
+
+/* Message of the last failed call on this tokenizer ("" if none). */
+const char *capt_tokenizer_last_error(const capt_tokenizer *tok);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAPT_H */

@@ -1,0 +1,149 @@
+/* gemm.c — ISA detection and the threaded dispatcher of y = x·Wᵀ + b. */
+#include <stdlib.h>
+
+#include "../src/internal.h"
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#define CAPT_HAVE_AVX2_KERNELS 1
+#endif
+#if defined(__wasm_simd128__)
+#define CAPT_HAVE_WASM128_KERNELS 1
+#endif
+
+const char *capt_isa_name(capt_isa isa) {
+    switch (isa) {
+    case CAPT_ISA_REF: return "ref";
+    case CAPT_ISA_AVX2: return "avx2";
+    case CAPT_ISA_WASM128: return "wasm128";
+    }
+    return "unknown";
+}
+
+#ifdef CAPT_HAVE_AVX2_KERNELS
+/* AVX2, FMA and F16C, and an OS that saves the YMM registers. */
+static int cpu_has_avx2_fma_f16c(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1, f16c = (ecx >> 29) & 1;
+    if (!(fma && osxsave && avx && f16c)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6) != 6) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ebx >> 5) & 1;
+}
+#endif
+
+int capt_isa_available(capt_isa isa) {
+    switch (isa) {
+    case CAPT_ISA_REF: return 1;
+    case CAPT_ISA_AVX2:
+#ifdef CAPT_HAVE_AVX2_KERNELS
+        return cpu_has_avx2_fma_f16c();
+#else
+        return 0;
+#endif
+    case CAPT_ISA_WASM128:
+#ifdef CAPT_HAVE_WASM128_KERNELS
+        return 1;
+#else
+        return 0;
+#endif
+    }
+    return 0;
+}
+
+capt_isa capt_isa_best(void) {
+    if (capt_isa_available(CAPT_ISA_AVX2)) return CAPT_ISA_AVX2;
+    if (capt_isa_available(CAPT_ISA_WASM128)) return CAPT_ISA_WASM128;
+    return CAPT_ISA_REF;
+}
+
+#define KERNEL_ROW(isa)                                                                           \
+    { capt_gemm_f32_f32__##isa, capt_gemm_f16_f32__##isa, capt_gemm_q8_0_f32__##isa, capt_gemm_q4_0_f32__##isa }
+
+capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
+    static const capt_gemm_kernel ref[4] = KERNEL_ROW(ref);
+#ifdef CAPT_HAVE_AVX2_KERNELS
+    static const capt_gemm_kernel avx2[4] = KERNEL_ROW(avx2);
+#endif
+#ifdef CAPT_HAVE_WASM128_KERNELS
+    static const capt_gemm_kernel wasm128[4] = KERNEL_ROW(wasm128);
+#endif
+    if ((unsigned)wtype > CAPT_DTYPE_Q4_0) return NULL;
+    switch (isa) {
+    case CAPT_ISA_REF: return ref[wtype];
+#ifdef CAPT_HAVE_AVX2_KERNELS
+    case CAPT_ISA_AVX2: return avx2[wtype];
+#endif
+#ifdef CAPT_HAVE_WASM128_KERNELS
+    case CAPT_ISA_WASM128: return wasm128[wtype];
+#endif
+    default: return NULL;
+    }
+}
+
+int capt_gemm_uses_xq(capt_isa isa, capt_dtype wtype, int M) {
+    return isa != CAPT_ISA_REF && (wtype == CAPT_DTYPE_Q8_0 || wtype == CAPT_DTYPE_Q4_0) &&
+           M < CAPT_GEMM_INT_MAX_M;
+}
+
+typedef struct gemm_job {
+    const capt_gemm_args *args;
+    capt_gemm_kernel kernel;
+    float *scratch; /* [threads][capt_gemm_scratch_floats(K)] */
+    size_t scratch_floats;
+    int cols_per_task;
+} gemm_job;
+
+static void gemm_task(void *ctx, int task, int thread) {
+    const gemm_job *job = ctx;
+    int n0 = task * job->cols_per_task;
+    int n1 = n0 + job->cols_per_task < job->args->N ? n0 + job->cols_per_task : job->args->N;
+    job->kernel(job->args, n0, n1, job->scratch + (size_t)thread * job->scratch_floats);
+}
+
+capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, capt_error *err) {
+    if (!in || !in->x || !in->w || !in->y || in->M < 1 || in->N < 1 || in->K < 1)
+        return capt_fail(err, CAPT_E_ARG, "gemm: NULL pointer or empty shape");
+    int quantized = in->wtype == CAPT_DTYPE_Q8_0 || in->wtype == CAPT_DTYPE_Q4_0;
+    if (quantized && in->K % CAPT_QK)
+        return capt_fail(err, CAPT_E_ARG, "gemm: K=%d must be a multiple of %d for %s weights", in->K, CAPT_QK,
+                         capt_dtype_name(in->wtype));
+    capt_gemm_kernel kernel = capt_gemm_kernel_for(isa, in->wtype);
+    if (!kernel || !capt_isa_available(isa))
+        return capt_fail(err, CAPT_E_UNSUPPORTED, "gemm: no %s kernel for %s weights on this machine",
+                         capt_isa_name(isa), capt_dtype_name(in->wtype) ? capt_dtype_name(in->wtype) : "?");
+    capt_gemm_args args = *in;
+    args.xq = NULL;
+    int threads = capt_pool_threads(pool);
+    gemm_job job = {&args, kernel, NULL, capt_gemm_scratch_floats(in->K), 0};
+    size_t scratch_bytes, xq_bytes = 0;
+    if (!capt_size_mul(job.scratch_floats * sizeof(float), (size_t)threads, &scratch_bytes))
+        return capt_fail(err, CAPT_E_NOMEM, "gemm: scratch size overflows");
+    int use_xq = capt_gemm_uses_xq(isa, in->wtype, in->M);
+    if (use_xq) xq_bytes = (size_t)in->M * (size_t)(in->K / CAPT_QK) * sizeof(capt_block_q8_0);
+    /* One allocation: scratch floats first (aligned), then the quantized x. */
+    unsigned char *mem = malloc(scratch_bytes + xq_bytes);
+    if (!mem) return capt_fail(err, CAPT_E_NOMEM, "gemm: out of memory for %zu bytes of scratch", scratch_bytes + xq_bytes);
+    job.scratch = (float *)mem;
+    if (use_xq) {
+        capt_block_q8_0 *xq = (capt_block_q8_0 *)(mem + scratch_bytes);
+        for (int m = 0; m < in->M; m++)
+            capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
+        args.xq = xq;
+    }
+    /* Split the N output columns into tasks of whole panels, a few per thread so a slow
+     * thread does not hold up the rest. */
+    int panels = (in->N + CAPT_GEMM_PANEL_ROWS - 1) / CAPT_GEMM_PANEL_ROWS;
+    int tasks = threads == 1 ? 1 : threads * 4;
+    if (tasks > panels) tasks = panels;
+    int panels_per_task = (panels + tasks - 1) / tasks;
+    job.cols_per_task = panels_per_task * CAPT_GEMM_PANEL_ROWS;
+    tasks = (in->N + job.cols_per_task - 1) / job.cols_per_task;
+    capt_pool_run(pool, gemm_task, &job, tasks);
+    free(mem);
+    return CAPT_OK;
+}

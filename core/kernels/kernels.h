@@ -1,0 +1,88 @@
+/* kernels.h — compute kernels: quantized block layouts, y = x·Wᵀ + b for every weight
+ * dtype, and per-ISA implementations behind one dispatcher.
+ *
+ * Naming: capt_<op>_<weight type>_<activation type>__<isa>. ref/ is plain C and the
+ * oracle every other implementation is tested against (tests/test_gemm.c). */
+#ifndef CAPT_KERNELS_H
+#define CAPT_KERNELS_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#include "capt.h"
+#include "pool.h"
+
+/* ggml-compatible quantization blocks of CAPT_QK = 32 values. */
+typedef struct capt_block_q8_0 {
+    uint16_t d;        /* f16 scale: value = qs[i] * d */
+    int8_t qs[CAPT_QK];
+} capt_block_q8_0;
+static_assert(sizeof(capt_block_q8_0) == 2 + CAPT_QK, "q8_0 block must be 34 bytes, unpadded");
+
+typedef struct capt_block_q4_0 {
+    uint16_t d;             /* f16 scale: value = (nibble - 8) * d */
+    uint8_t qs[CAPT_QK / 2]; /* value j in the low nibble of qs[j], value j+16 in the high one */
+} capt_block_q4_0;
+static_assert(sizeof(capt_block_q4_0) == 2 + CAPT_QK / 2, "q4_0 block must be 18 bytes, unpadded");
+
+typedef enum capt_isa {
+    CAPT_ISA_REF = 0,  /* portable C, the oracle */
+    CAPT_ISA_AVX2 = 1, /* x86-64 AVX2 + FMA + F16C, chosen at run time by cpuid */
+    CAPT_ISA_WASM128 = 2 /* WebAssembly SIMD128, chosen at compile time (-msimd128) */
+} capt_isa;
+#define CAPT_ISA_COUNT 3
+
+const char *capt_isa_name(capt_isa isa);
+int capt_isa_available(capt_isa isa); /* 1 when this build and this CPU can run it */
+capt_isa capt_isa_best(void);         /* the fastest available */
+
+/* One matrix product y = x·Wᵀ + b. */
+typedef struct capt_gemm_args {
+    const float *x;    /* [M, K] activations, row-major */
+    const void *w;     /* [N, K] weights in wtype, row-major (quantized: K/32 blocks a row) */
+    capt_dtype wtype;
+    const float *bias; /* [N] or NULL */
+    float *y;          /* [M, N] output, row-major */
+    int M, N, K;
+    /* [M, K/32] x quantized to q8_0, set by capt_gemm for the integer paths (small M,
+     * q8_0/q4_0 weights, SIMD ISAs); NULL otherwise. */
+    const capt_block_q8_0 *xq;
+} capt_gemm_args;
+
+/* Computes output columns [n_begin, n_end) for all M rows. `scratch` holds
+ * capt_gemm_scratch_floats(K) floats private to the calling thread. */
+typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_end, float *scratch);
+
+/* The SIMD kernels dequantize CAPT_GEMM_PANEL_ROWS weight rows at a time into scratch
+ * and reuse them for every x row; below CAPT_GEMM_INT_MAX_M rows of x they take the
+ * integer path for quantized weights instead (x quantized to q8_0, int8 dot products). */
+#define CAPT_GEMM_PANEL_ROWS 4
+#define CAPT_GEMM_INT_MAX_M 4
+static inline size_t capt_gemm_scratch_floats(int K) { return (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K; }
+
+/* Looks up the kernel for a dtype on an ISA; NULL when that ISA is not built in. */
+capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype);
+/* 1 when that kernel reads args->xq (so capt_gemm must quantize x first). */
+int capt_gemm_uses_xq(capt_isa isa, capt_dtype wtype, int M);
+
+/* Runs y = x·Wᵀ + b on `pool` (NULL: the calling thread only) with the kernels of `isa`.
+ * Checks shapes (K a multiple of 32 for quantized weights) and returns CAPT_E_ARG,
+ * CAPT_E_UNSUPPORTED (ISA not available) or CAPT_E_NOMEM with a message in `err`. */
+capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *args, capt_error *err);
+
+/* Row conversions shared by the kernels, the tests and the loaders. */
+void capt_dequantize_row(capt_dtype dtype, const void *src, float *dst, int64_t n);
+void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n); /* n % 32 == 0 */
+void capt_quantize_row_q4_0(const float *src, capt_block_q4_0 *dst, int64_t n); /* n % 32 == 0 */
+
+/* Per-ISA kernels (defined only where the ISA is compiled in). */
+#define CAPT_DECLARE_GEMM_KERNELS(isa)                                                        \
+    void capt_gemm_f32_f32__##isa(const capt_gemm_args *, int, int, float *);                \
+    void capt_gemm_f16_f32__##isa(const capt_gemm_args *, int, int, float *);                \
+    void capt_gemm_q8_0_f32__##isa(const capt_gemm_args *, int, int, float *);               \
+    void capt_gemm_q4_0_f32__##isa(const capt_gemm_args *, int, int, float *);
+CAPT_DECLARE_GEMM_KERNELS(ref)
+CAPT_DECLARE_GEMM_KERNELS(avx2)
+CAPT_DECLARE_GEMM_KERNELS(wasm128)
+
+#endif

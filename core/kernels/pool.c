@@ -1,0 +1,164 @@
+/* pool.c — the thread pool of pool.h. */
+#include <stdlib.h>
+
+#include "../src/internal.h"
+#include "pool.h"
+
+#ifdef CAPT_NO_THREADS
+
+struct capt_pool {
+    int unused;
+};
+
+capt_status capt_pool_create(int n_threads, capt_pool **out, capt_error *err) {
+    if (!out || n_threads < 1) return capt_fail(err, CAPT_E_ARG, "thread count must be >= 1");
+    *out = calloc(1, sizeof **out);
+    return *out ? CAPT_OK : capt_fail(err, CAPT_E_NOMEM, "out of memory");
+}
+void capt_pool_free(capt_pool *pool) { free(pool); }
+int capt_pool_threads(const capt_pool *pool) {
+    (void)pool;
+    return 1;
+}
+void capt_pool_run(capt_pool *pool, capt_pool_fn fn, void *ctx, int n_tasks) {
+    (void)pool;
+    for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+}
+
+#else
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define MAX_THREADS 256
+
+typedef struct worker {
+    capt_pool *pool;
+    int index;
+} worker;
+
+struct capt_pool {
+    int n_threads;
+    pthread_t *threads;
+    worker *workers;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;    /* a new job (or shutdown) for the workers */
+    pthread_cond_t done;    /* the last task of a job finished */
+    unsigned long job_id;   /* bumped per job, under lock */
+    int shutting_down;
+    /* the current job */
+    capt_pool_fn fn;
+    void *ctx;
+    int n_tasks;
+    atomic_int next_task;
+    int job_open;     /* workers may still join the current job, under lock */
+    int busy_workers; /* workers inside run_tasks, under lock: a job ends when it is 0 */
+};
+
+static void run_tasks(capt_pool *p, int thread) {
+    for (;;) {
+        int t = atomic_fetch_add(&p->next_task, 1);
+        if (t >= p->n_tasks) return;
+        p->fn(p->ctx, t, thread);
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    capt_pool *p = w->pool;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->shutting_down && p->job_id == seen) pthread_cond_wait(&p->wake, &p->lock);
+        if (p->shutting_down) {
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
+        }
+        seen = p->job_id;
+        if (!p->job_open) { /* woke too late: the caller already finished this job */
+            pthread_mutex_unlock(&p->lock);
+            continue;
+        }
+        p->busy_workers++;
+        pthread_mutex_unlock(&p->lock);
+        run_tasks(p, w->index);
+        /* The caller waits for every worker to leave run_tasks, so none can claim a task
+         * index of the next job with this job's counter. */
+        pthread_mutex_lock(&p->lock);
+        if (--p->busy_workers == 0) pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+capt_status capt_pool_create(int n_threads, capt_pool **out, capt_error *err) {
+    if (!out || n_threads < 1 || n_threads > MAX_THREADS)
+        return capt_fail(err, CAPT_E_ARG, "thread count %d is not in 1..%d", n_threads, MAX_THREADS);
+    *out = NULL;
+    capt_pool *p = calloc(1, sizeof *p);
+    if (!p) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    p->threads = calloc((size_t)n_threads, sizeof *p->threads);
+    p->workers = calloc((size_t)n_threads, sizeof *p->workers);
+    if (!p->threads || !p->workers) {
+        free(p->threads);
+        free(p->workers);
+        free(p);
+        return capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->n_threads = 1;
+    for (int i = 1; i < n_threads; i++) {
+        p->workers[i] = (worker){p, i};
+        if (pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]) != 0) {
+            capt_pool_free(p);
+            return capt_fail(err, CAPT_E_NOMEM, "could not start thread %d of %d", i + 1, n_threads);
+        }
+        p->n_threads++;
+    }
+    *out = p;
+    return CAPT_OK;
+}
+
+void capt_pool_free(capt_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->shutting_down = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p->workers);
+    free(p);
+}
+
+int capt_pool_threads(const capt_pool *p) { return p ? p->n_threads : 1; }
+
+void capt_pool_run(capt_pool *p, capt_pool_fn fn, void *ctx, int n_tasks) {
+    if (n_tasks <= 0) return;
+    if (!p || p->n_threads == 1 || n_tasks == 1) {
+        for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next_task, 0);
+    p->job_id++;
+    p->job_open = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+
+    run_tasks(p, 0);
+
+    pthread_mutex_lock(&p->lock);
+    p->job_open = 0;
+    while (p->busy_workers > 0) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}
+
+#endif

@@ -1,0 +1,114 @@
+/* gemm_wasm128.c — WebAssembly SIMD128 primitives for gemm_tiled.inc.h (built when the
+ * compiler targets simd128; browsers without SIMD load the plain build instead). */
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+
+#include "../../src/internal.h"
+#include "../kernels.h"
+
+typedef v128_t vecf;
+#define VEC_LANES 4
+#define vec_zero() wasm_f32x4_splat(0.0f)
+#define vec_load(p) wasm_v128_load(p)
+/* SIMD128 has no fused multiply-add (relaxed-simd is not in every browser). */
+#define vec_madd(a, b, acc) wasm_f32x4_add(wasm_f32x4_mul(a, b), acc)
+
+static inline float vec_hsum(v128_t v) {
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* 4 halves (zero-extended to 32 bits) -> 4 floats, exact: normals rebias the exponent,
+ * subnormals are mantissa * 2^-24, inf/nan keep an all-ones exponent. */
+static inline v128_t f16x4_to_f32x4(v128_t h) {
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    v128_t exp = wasm_v128_and(h, wasm_i32x4_splat(0x7c00));
+    v128_t mant = wasm_v128_and(h, wasm_i32x4_splat(0x03ff));
+    v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13),
+                                   wasm_i32x4_splat(112 << 23));
+    v128_t special = wasm_v128_or(wasm_i32x4_shl(mant, 13), wasm_i32x4_splat(0x7f800000));
+    v128_t subnormal = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mant), wasm_f32x4_splat(1.0f / 16777216.0f));
+    v128_t is_zero_exp = wasm_i32x4_eq(exp, wasm_i32x4_splat(0));
+    v128_t is_max_exp = wasm_i32x4_eq(exp, wasm_i32x4_splat(0x7c00));
+    v128_t bits = wasm_v128_bitselect(subnormal, normal, is_zero_exp);
+    bits = wasm_v128_bitselect(special, bits, is_max_exp);
+    return wasm_v128_or(bits, sign);
+}
+
+static void dequant_row_f16(const void *src, float *dst, int K) {
+    const uint16_t *h = src;
+    int k = 0;
+    for (; k + 4 <= K; k += 4) wasm_v128_store(dst + k, f16x4_to_f32x4(wasm_u32x4_load16x4(h + k)));
+    for (; k < K; k++) dst[k] = capt_f16_to_f32(h[k]);
+}
+
+/* 16 int8 values -> 4 x 4 floats scaled by d. */
+static inline void store_i8x16_scaled(v128_t q, v128_t d, float *dst) {
+    v128_t lo = wasm_i16x8_extend_low_i8x16(q), hi = wasm_i16x8_extend_high_i8x16(q);
+    wasm_v128_store(dst + 0, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo))));
+    wasm_v128_store(dst + 4, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo))));
+    wasm_v128_store(dst + 8, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi))));
+    wasm_v128_store(dst + 12, wasm_f32x4_mul(d, wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi))));
+}
+
+static void dequant_row_q8_0(const void *src, float *dst, int K) {
+    const capt_block_q8_0 *b = src;
+    for (int i = 0; i < K / CAPT_QK; i++) {
+        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d));
+        store_i8x16_scaled(wasm_v128_load(b[i].qs), d, dst + i * CAPT_QK);
+        store_i8x16_scaled(wasm_v128_load(b[i].qs + 16), d, dst + i * CAPT_QK + 16);
+    }
+}
+
+static void dequant_row_q4_0(const void *src, float *dst, int K) {
+    const capt_block_q4_0 *b = src;
+    for (int i = 0; i < K / CAPT_QK; i++) {
+        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d));
+        v128_t packed = wasm_v128_load(b[i].qs), eight = wasm_i8x16_splat(8);
+        v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(0x0f)), eight);
+        v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
+        store_i8x16_scaled(lo, d, dst + i * CAPT_QK);
+        store_i8x16_scaled(hi, d, dst + i * CAPT_QK + 16);
+    }
+}
+
+/* Sum of 16 int8 products as 4 int32 lanes. */
+static inline v128_t dot_i8x16(v128_t w, v128_t x) {
+    v128_t lo = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), wasm_i16x8_extend_low_i8x16(x));
+    v128_t hi = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), wasm_i16x8_extend_high_i8x16(x));
+    return wasm_i32x4_add(lo, hi);
+}
+
+static inline v128_t block_sum(v128_t w_lo, v128_t w_hi, const capt_block_q8_0 *x, float d) {
+    v128_t s = wasm_i32x4_add(dot_i8x16(w_lo, wasm_v128_load(x->qs)), dot_i8x16(w_hi, wasm_v128_load(x->qs + 16)));
+    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(d));
+}
+
+static float dot_q8_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_blocks) {
+    const capt_block_q8_0 *w = wv;
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < n_blocks; i++) {
+        float d = capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d);
+        acc = wasm_f32x4_add(acc, block_sum(wasm_v128_load(w[i].qs), wasm_v128_load(w[i].qs + 16), &x[i], d));
+    }
+    return vec_hsum(acc);
+}
+
+static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_blocks) {
+    const capt_block_q4_0 *w = wv;
+    v128_t acc = wasm_f32x4_splat(0.0f), eight = wasm_i8x16_splat(8), mask = wasm_i8x16_splat(0x0f);
+    for (int i = 0; i < n_blocks; i++) {
+        float d = capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d);
+        v128_t packed = wasm_v128_load(w[i].qs);
+        v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, mask), eight);
+        v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
+        acc = wasm_f32x4_add(acc, block_sum(lo, hi, &x[i], d));
+    }
+    return vec_hsum(acc);
+}
+
+#define GEMM_ISA wasm128
+#include "../gemm_tiled.inc.h"
+
+#endif
