@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ unsigned char *read_file(const char *path, size_t *len) {
     unsigned char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {
-            unsigned char *bigger = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2 + 1) : NULL;
+            unsigned char *bigger = cap < SIZE_MAX / 4 ? realloc(buf, cap * 2 + 1) : NULL;
             if (!bigger) {
                 free(buf);
                 buf = NULL;

@@ -5,7 +5,8 @@
  *
  * Tolerances, per output y = Σ_k x_k w_k + b, with S = Σ_k |x_k w_k|:
  * - float paths (f32, f16, and dequantized panels of q8_0/q4_0): summation order differs
- *   from ref, so |y - ref| <= (K + 2) * FLT_EPSILON * S (the classic recursive-sum bound);
+ *   from ref, so |y - ref| <= (K + 2) * FLT_EPSILON * (S + |b|) (the classic
+ *   recursive-sum bound, with the bias as one more term);
  * - integer paths (x quantized to q8_0 per block of 32): each x_k moves by at most
  *   d_x/2 = amax_block/254, so |y - ref| <= Σ_k |w_k| * amax_block(k) / 254 * 1.01
  *   + the float bound + the f16 rounding of d_x (2^-11 relative) * S. */
@@ -66,7 +67,7 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
     const float *x = p->x + (size_t)m * p->K, *w = p->w_float + (size_t)n * p->K;
     double s = 0, q = 0;
     for (int k = 0; k < p->K; k++) s += fabs((double)x[k] * w[k]);
-    double tol = (p->K + 2) * (double)FLT_EPSILON * s + 1e-30;
+    double tol = (p->K + 2) * (double)FLT_EPSILON * (s + fabs(p->bias[n])) + 1e-30;
     if (integer_path) {
         for (int b = 0; b < p->K / CAPT_QK; b++) {
             float amax = 0;

@@ -67,7 +67,7 @@ static float dot_q8_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     const capt_block_q8_0 *w = wv;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n_blocks; i++) {
-        __m256 d = _mm256_set1_ps(capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d));
         __m256i wq = _mm256_loadu_si256((const __m256i *)w[i].qs);
         acc = _mm256_fmadd_ps(d, dot_i8x32(wq, _mm256_loadu_si256((const __m256i *)x[i].qs)), acc);
     }
@@ -78,7 +78,7 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     const capt_block_q4_0 *w = wv;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n_blocks; i++) {
-        __m256 d = _mm256_set1_ps(capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d));
+        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[i].d) * _cvtsh_ss(x[i].d));
         acc = _mm256_fmadd_ps(d, dot_i8x32(unpack_q4_0(w[i].qs), _mm256_loadu_si256((const __m256i *)x[i].qs)), acc);
     }
     return vec_hsum(acc);

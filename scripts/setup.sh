@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything capt needs on Debian/Ubuntu, from this repository's own lists:
+# the apt packages below and the npm packages pinned in package-lock.json (npm ci).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake clang lld      # native builds (gcc and clang)
+  emscripten nodejs npm                # WebAssembly build and its tests under node
+  libstb-dev                           # stb_image (image decoding), not vendored
+  python3 python3-numpy python3-flatbuffers  # tools/ (converters, .capt writer)
+  python3-torch python3-pil python3-nltk libopenblas0-pthread  # train/ and reference models
+  chromium                             # end-to-end tests of the web page (headless)
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages, exactly as locked; skipped when node_modules already matches the lock.
+if [ -f package-lock.json ]; then
+  if [ ! -f node_modules/.package-lock.json ] || ! cmp -s <(sed -n '/"packages"/,$p' package-lock.json) \
+       <(sed -n '/"packages"/,$p' node_modules/.package-lock.json 2>/dev/null); then
+    npm ci --no-audit --no-fund
+  fi
+fi

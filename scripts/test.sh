@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, then builds and tests the engine with gcc,
+# with clang, with clang + AddressSanitizer + UndefinedBehaviorSanitizer, and as
+# WebAssembly (SIMD128, and plain) under node. Prints "N passed, N failed" at the end
+# and exits non-zero when any test fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+. scripts/env.sh
+[ -d "$CAPT_ASSETS" ] || { echo "test: shared assets not found at $CAPT_ASSETS (set CAPT_ASSETS)"; exit 1; }
+
+passed=0
+failed=0
+failed_suites=()
+suite() { # suite NAME BUILD-COMMAND...: build, then run that tree's ctest
+  local name="$1" dir="$2"; shift 2
+  echo "=== $name ($dir)"
+  if ! "$@"; then
+    echo "=== $name: build FAILED"
+    failed=$((failed + 1)); failed_suites+=("$name (build)"); return
+  fi
+  local log="$dir/ctest.log"
+  (cd "$dir" && ctest --output-on-failure -j "$JOBS" 2>&1) | tee "$log" | grep -vE "^ *Start |Test +#.*Passed"
+  local p f
+  p=$(grep -cE "Test +#[0-9]+: .* Passed" "$log")
+  f=$(grep -cE "Test +#[0-9]+: .* (\*\*\*|Failed|Not Run|Timeout)" "$log")
+  passed=$((passed + p)); failed=$((failed + f))
+  ((f == 0)) || failed_suites+=("$name")
+}
+
+suite "gcc" build build build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc
+suite "clang" build-clang build build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang
+suite "asan+ubsan" build-asan build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCAPT_SANITIZE=ON
+suite "wasm simd128" build-wasm build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release
+suite "wasm plain" build-wasm-scalar build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF
+
+echo
+((${#failed_suites[@]} == 0)) || echo "failing: ${failed_suites[*]}"
+echo "$passed passed, $failed failed"
+((failed == 0))
