@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake clang lld      # native builds (gcc and clang)
-  emscripten nodejs npm                # WebAssembly build and its tests under node
+  emscripten                           # WebAssembly build (node and npm: below)
   libstb-dev                           # stb_image (image decoding), not vendored
   python3 python3-numpy python3-flatbuffers  # tools/ (converters, .capt writer)
   python3-torch python3-pil python3-nltk libopenblas0-pthread  # train/ and reference models
@@ -18,6 +18,10 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Node.js may come from Debian or from another source (whose nodejs bundles npm and
+# conflicts with Debian's npm): ask for the Debian packages only when the commands lack.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
