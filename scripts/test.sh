@@ -15,7 +15,8 @@ failed_suites=()
 suite() { # suite NAME BUILD-COMMAND...: build, then run that tree's ctest
   local name="$1" dir="$2"; shift 2
   echo "=== $name ($dir)"
-  if ! "$@"; then
+  if ! "$@" > "$dir.build.log" 2>&1; then
+    tail -40 "$dir.build.log"
     echo "=== $name: build FAILED"
     failed=$((failed + 1)); failed_suites+=("$name (build)"); return
   fi
