@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "internal.h"
 #include "kernels.h"
+#include "model_file.h"
 #include "util.h"
 
 typedef struct shape {
@@ -103,15 +104,83 @@ static int bench_gemm(int threads, double min_time) {
     return status;
 }
 
+/* Milliseconds per image for decoding, preprocessing and encoding, on one context. */
+static int bench_encoder(const char *program, const char *model_path, int threads, double min_time, char **images,
+                         int n_images) {
+    static const char *const photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
+                                         "data/photos/coffee.png", "data/photos/rocket.jpg"};
+    cli_model m;
+    if (!cli_model_load(program, model_path, "mobilenet_v2.capt", &m)) return 1;
+    capt_context_params params = capt_context_default_params();
+    params.n_threads = threads;
+    capt_context *ctx;
+    capt_error err;
+    if (capt_context_create(m.model, &params, &ctx, &err) != CAPT_OK) {
+        fprintf(stderr, "capt: %s\n", err.message);
+        cli_model_free(&m);
+        return 1;
+    }
+    printf("encoder %s, %d thread%s\n", capt_isa_name(capt_isa_best()), threads, threads == 1 ? "" : "s");
+    printf("%-28s %10s %10s %10s %10s\n", "image", "decode ms", "resize ms", "encode ms", "total ms");
+    int status = 0, count = n_images ? n_images : 4;
+    double sums[3] = {0, 0, 0};
+    for (int i = 0; i < count && !status; i++) {
+        char path[4096];
+        if (n_images) snprintf(path, sizeof path, "%s", images[i]);
+        else asset_path(program, photos[i], path, sizeof path);
+        size_t len;
+        unsigned char *bytes = read_file(path, &len);
+        if (!bytes) {
+            status = 1;
+            break;
+        }
+        double best[3] = {1e30, 1e30, 1e30}, start = now_seconds();
+        for (int run = 0; run < 3 || now_seconds() - start < min_time; run++) {
+            double t0 = now_seconds();
+            capt_image *img;
+            capt_features f;
+            if (capt_image_decode(bytes, len, &img, &err) != CAPT_OK) {
+                fprintf(stderr, "capt: %s: %s\n", path, err.message);
+                status = 1;
+                break;
+            }
+            double decode_ms = (now_seconds() - t0) * 1e3;
+            if (capt_encode(ctx, img, &f) != CAPT_OK) {
+                fprintf(stderr, "capt: %s: %s\n", path, capt_context_last_error(ctx));
+                status = 1;
+            }
+            capt_image_free(img);
+            if (status) break;
+            double t[3] = {decode_ms, f.preprocess_ms, f.encode_ms};
+            for (int k = 0; k < 3; k++) best[k] = t[k] < best[k] ? t[k] : best[k];
+        }
+        free(bytes);
+        if (status) break;
+        const char *base = strrchr(path, '/');
+        printf("%-28s %10.2f %10.2f %10.2f %10.2f\n", base ? base + 1 : path, best[0], best[1], best[2],
+               best[0] + best[1] + best[2]);
+        for (int k = 0; k < 3; k++) sums[k] += best[k];
+    }
+    if (!status)
+        printf("%-28s %10.2f %10.2f %10.2f %10.2f\n", "mean (best of runs)", sums[0] / count, sums[1] / count,
+               sums[2] / count, (sums[0] + sums[1] + sums[2]) / count);
+    capt_context_free(ctx);
+    cli_model_free(&m);
+    return status;
+}
+
 int cmd_bench(const char *program, int argc, char **argv) {
-    (void)program;
     int threads = 1;
     double min_time = 0.3;
-    if (argc < 2 || strcmp(argv[1], "gemm") != 0) {
-        fprintf(stderr, "usage: capt bench gemm [--threads N] [--min-time SECONDS]\n");
+    const char *model_path = NULL;
+    int encoder = argc >= 2 && strcmp(argv[1], "encoder") == 0;
+    if (argc < 2 || (!encoder && strcmp(argv[1], "gemm") != 0)) {
+        fprintf(stderr, "usage: capt bench gemm [--threads N] [--min-time SECONDS]\n"
+                        "       capt bench encoder [--model FILE] [--threads N] [--min-time SECONDS] [IMAGE...]\n");
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
+    int i = 2;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             if (!parse_positive_int("--threads", argv[++i], 256, &threads)) return 2;
         } else if (strcmp(argv[i], "--min-time") == 0 && i + 1 < argc) {
@@ -121,10 +190,17 @@ int cmd_bench(const char *program, int argc, char **argv) {
                 fprintf(stderr, "capt: --min-time needs seconds in 0..60\n");
                 return 2;
             }
+        } else if (encoder && strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+            model_path = argv[++i];
         } else {
             fprintf(stderr, "capt bench: unknown or incomplete option \"%s\"\n", argv[i]);
             return 2;
         }
+    }
+    if (encoder) return bench_encoder(program, model_path, threads, min_time, argv + i, argc - i);
+    if (i < argc) {
+        fprintf(stderr, "capt bench gemm: unexpected argument \"%s\"\n", argv[i]);
+        return 2;
     }
     return bench_gemm(threads, min_time);
 }

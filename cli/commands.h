@@ -5,5 +5,8 @@
 int cmd_inspect(const char *program, int argc, char **argv);
 int cmd_tokenize(const char *program, int argc, char **argv);
 int cmd_bench(const char *program, int argc, char **argv);
+int cmd_classify(const char *program, int argc, char **argv);
+int cmd_features(const char *program, int argc, char **argv);
+int cmd_decode(const char *program, int argc, char **argv);
 
 #endif

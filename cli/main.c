@@ -13,8 +13,14 @@ static const char usage[] =
     "  tokenize [--vocab F] --jsonl       read {\"text\": ...} lines on stdin, print\n"
     "                                     {\"ids\": [...], \"decoded\": \"...\"} lines\n"
     "  tokenize [--vocab F] --decode ID...  print the text of token ids\n"
+    "  classify [--model F] [--top N] IMAGE...  top ImageNet classes of images\n"
+    "  features [--model F] --list LIST [--root DIR] --out FILE.npy|DIR [--threads N]\n"
+    "                                     the encoder's visual tokens (f16) of every image\n"
+    "  decode IMAGE OUT.ppm [--size WxH]  the pixels the engine sees, as PPM\n"
     "  bench gemm [--threads N] [--min-time S]\n"
     "                                     GFLOP/s of y = x.W^T + b per dtype and kernel\n"
+    "  bench encoder [--model F] [--threads N] [IMAGE...]\n"
+    "                                     ms per image: decode, resize, encode\n"
     "\n"
     "The CLIP vocabulary defaults to $CAPT_ASSETS/vocab/bpe_simple_vocab_16e6.txt.gz\n"
     "(CAPT_ASSETS defaults to the shared/ folder beside the project).\n";
@@ -27,6 +33,9 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "inspect") == 0) return cmd_inspect(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "classify") == 0) return cmd_classify(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "decode") == 0) return cmd_decode(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "features") == 0) return cmd_features(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argv[0], argc - 1, argv + 1);
     fprintf(stderr, "capt: unknown command \"%s\" (try capt --help)\n", cmd);
     return 2;

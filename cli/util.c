@@ -77,3 +77,14 @@ int parse_positive_int(const char *flag, const char *text, int max, int *out) {
     *out = (int)v;
     return 1;
 }
+
+int project_path(const char *program, const char *relative, char *out, size_t out_size) {
+    /* build/capt -> <project>/<relative>; else relative to the working directory. */
+    const char *slash = program ? strrchr(program, '/') : NULL;
+    if (slash) {
+        snprintf(out, out_size, "%.*s/../%s", (int)(slash - program), program, relative);
+        if (access(out, R_OK) == 0) return 1;
+    }
+    snprintf(out, out_size, "%s", relative);
+    return access(out, R_OK) == 0;
+}

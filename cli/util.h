@@ -15,6 +15,10 @@ double now_seconds(void);
  * else ../shared. Writes "<assets>/<relative>" into out. */
 void asset_path(const char *argv0, const char *relative, char *out, size_t out_size);
 
+/* A file of the project (e.g. "weights/x.capt") found from the program's location, else
+ * relative to the working directory; returns 0 when it is not readable there either. */
+int project_path(const char *program, const char *relative, char *out, size_t out_size);
+
 /* Parses a positive int argument; prints an error and returns 0 when it is not one. */
 int parse_positive_int(const char *flag, const char *text, int max, int *out);
 

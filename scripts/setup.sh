@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything capt needs on Debian/Ubuntu, from this repository's own lists:
-# the apt packages below and the npm packages pinned in package-lock.json (npm ci).
-# Safe to run again: it installs only what is missing.
+# the apt packages below and the npm packages pinned in package-lock.json (npm ci), then
+# builds the model files that come from third-party weights (scripts/build_weights.sh).
+# Safe to run again: it installs and rebuilds only what is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  build-essential cmake clang lld      # native builds (gcc and clang)
+  build-essential cmake clang lld curl # native builds (gcc and clang); curl for downloads
   emscripten                           # WebAssembly build (node and npm: below)
   libstb-dev                           # stb_image (image decoding), not vendored
   python3 python3-numpy python3-flatbuffers  # tools/ (converters, .capt writer)
@@ -37,3 +38,6 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund
   fi
 fi
+
+# Model files made from the shared third-party weights (not committed).
+bash scripts/build_weights.sh

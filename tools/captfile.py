@@ -49,6 +49,30 @@ def quantize_q8_0(x):
     return out.reshape(x.shape[:-1] + (x.shape[-1] // QK * 34,))
 
 
+def quantize_q8_0_integers(q, scale):
+    """q8_0 blocks holding integer weights q exactly (TFLite per-tensor quantized weights
+    are integers times one scale). Every block gets d = f16(scale) * 2^j with the
+    smallest j that fits its integers in int8 (j = 0 for nearly all: then exact), so the
+    stored values are q' * f16(scale) and the whole tensor is off by the single factor
+    alpha = scale / f16(scale), which the caller applies to the layer's output.
+    Returns (bytes [..., K/32 * 34], alpha)."""
+    q = np.asarray(q, dtype=np.int64)
+    blocks = q.reshape(-1, QK)
+    d16 = np.float16(scale)
+    if not np.isfinite(d16) or d16 == 0:
+        raise ValueError("scale %g is not representable in f16" % scale)
+    j = np.zeros(blocks.shape[0], dtype=np.int64)
+    amax = np.abs(blocks).max(axis=1)
+    while (amax > 127 * (1 << j)).any():
+        j += amax > 127 * (1 << j)
+    step = (1 << j)[:, None]
+    k = np.where(blocks >= 0, (blocks + step // 2) // step, -((-blocks + step // 2) // step))
+    out = np.empty((blocks.shape[0], 34), dtype=np.uint8)
+    out[:, :2] = (d16 * (1 << j).astype(np.float16)).astype(np.float16).view(np.uint8).reshape(-1, 2)
+    out[:, 2:] = np.clip(k, -127, 127).astype(np.int8).view(np.uint8)
+    return out.reshape(q.shape[:-1] + (q.shape[-1] // QK * 34,)), float(scale) / float(d16)
+
+
 def quantize_q4_0(x):
     """x: float array [..., K] (K % 32 == 0) -> uint8 bytes [..., K/32 * 18]."""
     x = np.asarray(x, dtype=np.float32)
@@ -147,6 +171,14 @@ class CaptWriter:
         else:
             raise ValueError("unknown dtype %s" % dtype)
         self.tensors.append((name, dtype, array.shape, raw))
+
+    def add_tensor_raw(self, name, raw, dtype, shape):
+        """Stores already-encoded bytes (e.g. q8_0 blocks built by a converter)."""
+        if any(n == name for n, *_ in self.tensors):
+            raise ValueError("duplicate tensor %s" % name)
+        if len(raw) != tensor_bytes(dtype, int(np.prod(shape))):
+            raise ValueError("%s: %d bytes do not hold %s %s" % (name, len(raw), dtype, list(shape)))
+        self.tensors.append((name, dtype, tuple(shape), bytes(raw)))
 
     def to_bytes(self):
         header = MAGIC + struct.pack("<IIIQQ", VERSION, self.alignment, 0, len(self.meta), len(self.tensors))

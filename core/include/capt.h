@@ -134,6 +134,81 @@ capt_str capt_meta_string_at(const capt_meta *meta, size_t index);
 size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n_elements);
 
 /* ------------------------------------------------------------------------------------
+ * Images (docs/image.md)
+ * ---------------------------------------------------------------------------------- */
+
+#define CAPT_IMAGE_MAX_SIDE 32768              /* pixels, either side */
+#define CAPT_IMAGE_MAX_PIXELS (64u * 1024 * 1024) /* 64 Mpixel */
+
+/* An 8-bit RGB image, rows top to bottom, no padding. */
+typedef struct capt_image {
+    int width, height;
+    uint8_t *rgb; /* [height][width][3] */
+} capt_image;
+
+/* Decodes JPEG, PNG (8 or 16 bit), BMP or GIF (first frame) from memory. JPEG EXIF
+ * orientation is applied (photos come out upright); gray is expanded to RGB and alpha is
+ * composited over white. Sizes above the limits, empty, truncated or unknown data are
+ * refused before any large allocation (CAPT_E_IMAGE with a message). */
+capt_status capt_image_decode(const void *bytes, size_t len, capt_image **out, capt_error *err);
+
+/* Copies RGBA8 pixels (e.g. a canvas or video frame): `stride` bytes per row (>= 4 *
+ * width), alpha composited over white. */
+capt_status capt_image_from_rgba(const uint8_t *rgba, int width, int height, int stride, capt_image **out,
+                                 capt_error *err);
+
+/* Resizes with an antialiased triangle (bilinear) filter whose support grows with the
+ * reduction, in two 8-bit passes (horizontal, then vertical): pixel for pixel what
+ * Pillow's Image.resize(size, Image.BILINEAR) gives. */
+capt_status capt_image_resize(const capt_image *in, int width, int height, capt_image **out, capt_error *err);
+
+void capt_image_free(capt_image *image);
+
+/* ------------------------------------------------------------------------------------
+ * Models and contexts
+ *
+ * A capt_model is the parsed, immutable model (it reads the file buffer in place: keep
+ * the buffer alive, 4-byte aligned, until capt_model_free). Any number of contexts share
+ * one model; a context owns the work memory, the threads and the last error of one
+ * caller at a time.
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct capt_model capt_model;
+typedef struct capt_context capt_context;
+
+capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_error *err);
+void capt_model_free(capt_model *model);
+const capt_file *capt_model_file(const capt_model *model);
+/* Class names of the encoder's classifier head (ImageNet: 1001, index 0 background). */
+size_t capt_model_label_count(const capt_model *model);
+capt_str capt_model_label(const capt_model *model, size_t index);
+
+typedef struct capt_context_params {
+    int n_threads; /* threads for one image (>= 1; default 1) */
+} capt_context_params;
+
+capt_context_params capt_context_default_params(void);
+capt_status capt_context_create(const capt_model *model, const capt_context_params *params, capt_context **out,
+                                capt_error *err);
+void capt_context_free(capt_context *ctx);
+/* Message of the last failed call on this context ("" if none). */
+const char *capt_context_last_error(const capt_context *ctx);
+
+/* What the vision encoder sees in an image. Pointers stay valid until the next call on
+ * the same context. */
+typedef struct capt_features {
+    int grid_h, grid_w, channels;
+    const float *grid;   /* [grid_h * grid_w, channels]: the visual tokens, row-major */
+    const float *pooled; /* [channels]: their average */
+    int n_classes;
+    const float *logits; /* [n_classes]: the classifier head */
+    double preprocess_ms, encode_ms;
+} capt_features;
+
+/* Resizes and normalizes the image as the model file says, then runs the encoder. */
+capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_features *out);
+
+/* ------------------------------------------------------------------------------------
  * CLIP byte-level BPE tokenizer (OpenAI simple_tokenizer semantics, docs/tokenizer.md)
  * ---------------------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* gemm_tiled.inc.h — the blocked y = x·Wᵀ + b shared by the SIMD ISAs; included once by
  * each ISA file after it defines its primitives:
  *
- *   GEMM_ISA                       name suffix (avx2, wasm128)
+ *   SIMD_ISA                       name suffix (avx2, wasm128)
  *   vecf, VEC_LANES                float vector type and its width
  *   vec_zero(), vec_load(p), vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
@@ -99,17 +99,17 @@ static void gemm_integer(const capt_gemm_args *a, int n_begin, int n_end) {
 #define GEMM_NAME_(wt, isa) capt_gemm_##wt##_f32__##isa
 #define GEMM_NAME(wt, isa) GEMM_NAME_(wt, isa)
 
-void GEMM_NAME(f32, GEMM_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
+void GEMM_NAME(f32, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     gemm_tiled(a, n0, n1, scratch);
 }
-void GEMM_NAME(f16, GEMM_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
+void GEMM_NAME(f16, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     gemm_tiled(a, n0, n1, scratch);
 }
-void GEMM_NAME(q8_0, GEMM_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
+void GEMM_NAME(q8_0, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     if (a->xq) gemm_integer(a, n0, n1);
     else gemm_tiled(a, n0, n1, scratch);
 }
-void GEMM_NAME(q4_0, GEMM_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
+void GEMM_NAME(q4_0, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     if (a->xq) gemm_integer(a, n0, n1);
     else gemm_tiled(a, n0, n1, scratch);
 }

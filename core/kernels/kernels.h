@@ -75,12 +75,49 @@ void capt_dequantize_row(capt_dtype dtype, const void *src, float *dst, int64_t 
 void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n); /* n % 32 == 0 */
 void capt_quantize_row_q4_0(const float *src, capt_block_q4_0 *dst, int64_t n); /* n % 32 == 0 */
 
+/* Depthwise 2D convolution over NHWC (batch 1) with per-channel weights:
+ * y[oy][ox][c] = act(bias[c] + Σ_{ky,kx} x[oy*sh + ky - pad_t][ox*sw + kx - pad_l][c] *
+ *                                          w[ky*kw + kx][c]), taps outside x count as 0. */
+typedef struct capt_dwconv_args {
+    const float *x;    /* [H, W, C] */
+    int H, W, C;
+    const float *w;    /* [kh * kw, C] */
+    const float *bias; /* [C] */
+    float *y;          /* [out_h, out_w, C] */
+    int out_h, out_w;
+    int kh, kw, stride_h, stride_w, pad_top, pad_left;
+    int relu6;         /* clamp outputs to [0, 6] */
+} capt_dwconv_args;
+
+/* One output value, in plain C: the reference, and the SIMD kernels' channel tail. */
+static inline float capt_dwconv_scalar_at(const capt_dwconv_args *a, int oy, int ox, int c) {
+    float sum = a->bias[c];
+    for (int ky = 0; ky < a->kh; ky++) {
+        int iy = oy * a->stride_h + ky - a->pad_top;
+        if (iy < 0 || iy >= a->H) continue;
+        for (int kx = 0; kx < a->kw; kx++) {
+            int ix = ox * a->stride_w + kx - a->pad_left;
+            if (ix >= 0 && ix < a->W)
+                sum += a->x[((size_t)iy * a->W + ix) * a->C + c] * a->w[(size_t)(ky * a->kw + kx) * a->C + c];
+        }
+    }
+    return a->relu6 ? (sum < 0.0f ? 0.0f : (sum > 6.0f ? 6.0f : sum)) : sum;
+}
+
+/* Computes output rows [row_begin, row_end). */
+typedef void (*capt_dwconv_kernel)(const capt_dwconv_args *args, int row_begin, int row_end);
+capt_dwconv_kernel capt_dwconv_kernel_for(capt_isa isa);
+
+/* Runs a depthwise convolution on `pool` (rows split across threads). */
+capt_status capt_dwconv(capt_pool *pool, capt_isa isa, const capt_dwconv_args *args, capt_error *err);
+
 /* Per-ISA kernels (defined only where the ISA is compiled in). */
 #define CAPT_DECLARE_GEMM_KERNELS(isa)                                                        \
     void capt_gemm_f32_f32__##isa(const capt_gemm_args *, int, int, float *);                \
     void capt_gemm_f16_f32__##isa(const capt_gemm_args *, int, int, float *);                \
     void capt_gemm_q8_0_f32__##isa(const capt_gemm_args *, int, int, float *);               \
-    void capt_gemm_q4_0_f32__##isa(const capt_gemm_args *, int, int, float *);
+    void capt_gemm_q4_0_f32__##isa(const capt_gemm_args *, int, int, float *);               \
+    void capt_dwconv_f32__##isa(const capt_dwconv_args *, int, int);
 CAPT_DECLARE_GEMM_KERNELS(ref)
 CAPT_DECLARE_GEMM_KERNELS(avx2)
 CAPT_DECLARE_GEMM_KERNELS(wasm128)

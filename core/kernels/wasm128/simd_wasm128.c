@@ -1,5 +1,6 @@
-/* gemm_wasm128.c — WebAssembly SIMD128 primitives for gemm_tiled.inc.h (built when the
- * compiler targets simd128; browsers without SIMD load the plain build instead). */
+/* simd_wasm128.c — WebAssembly SIMD128 primitives for gemm_tiled.inc.h and
+ * dwconv_simd.inc.h (built when the compiler targets simd128; browsers without SIMD
+ * load the plain build instead). */
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
@@ -11,6 +12,10 @@ typedef v128_t vecf;
 #define vec_zero() wasm_f32x4_splat(0.0f)
 #define vec_load(p) wasm_v128_load(p)
 /* SIMD128 has no fused multiply-add (relaxed-simd is not in every browser). */
+#define vec_store(p, v) wasm_v128_store(p, v)
+#define vec_splat(f) wasm_f32x4_splat(f)
+#define vec_max(a, b) wasm_f32x4_pmax(a, b)
+#define vec_min(a, b) wasm_f32x4_pmin(a, b)
 #define vec_madd(a, b, acc) wasm_f32x4_add(wasm_f32x4_mul(a, b), acc)
 
 static inline float vec_hsum(v128_t v) {
@@ -108,7 +113,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     return vec_hsum(acc);
 }
 
-#define GEMM_ISA wasm128
+#define SIMD_ISA wasm128
 #include "../gemm_tiled.inc.h"
+#include "../dwconv_simd.inc.h"
 
 #endif

@@ -1,5 +1,6 @@
-/* gemm_avx2.c — x86-64 AVX2 + FMA + F16C primitives for gemm_tiled.inc.h. Built with
- * -mavx2 -mfma -mf16c and only called after cpuid says the CPU has them (gemm.c). */
+/* simd_avx2.c — x86-64 AVX2 + FMA + F16C primitives for gemm_tiled.inc.h and
+ * dwconv_simd.inc.h. Built with -mavx2 -mfma -mf16c and only called after cpuid says the
+ * CPU has them (dispatch.c). */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
@@ -10,6 +11,10 @@ typedef __m256 vecf;
 #define VEC_LANES 8
 #define vec_zero() _mm256_setzero_ps()
 #define vec_load(p) _mm256_loadu_ps(p)
+#define vec_store(p, v) _mm256_storeu_ps(p, v)
+#define vec_splat(f) _mm256_set1_ps(f)
+#define vec_max(a, b) _mm256_max_ps(a, b)
+#define vec_min(a, b) _mm256_min_ps(a, b)
 #define vec_madd(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 
 static inline float vec_hsum(__m256 v) {
@@ -84,7 +89,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     return vec_hsum(acc);
 }
 
-#define GEMM_ISA avx2
+#define SIMD_ISA avx2
 #include "../gemm_tiled.inc.h"
+#include "../dwconv_simd.inc.h"
 
 #endif

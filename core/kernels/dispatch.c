@@ -1,4 +1,4 @@
-/* gemm.c — ISA detection and the threaded dispatcher of y = x·Wᵀ + b. */
+/* dispatch.c — ISA detection and the threaded dispatchers of the kernels. */
 #include <stdlib.h>
 
 #include "../src/internal.h"
@@ -145,5 +145,46 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     tasks = (in->N + job.cols_per_task - 1) / job.cols_per_task;
     capt_pool_run(pool, gemm_task, &job, tasks);
     free(mem);
+    return CAPT_OK;
+}
+
+capt_dwconv_kernel capt_dwconv_kernel_for(capt_isa isa) {
+    switch (isa) {
+    case CAPT_ISA_REF: return capt_dwconv_f32__ref;
+#ifdef CAPT_HAVE_AVX2_KERNELS
+    case CAPT_ISA_AVX2: return capt_dwconv_f32__avx2;
+#endif
+#ifdef CAPT_HAVE_WASM128_KERNELS
+    case CAPT_ISA_WASM128: return capt_dwconv_f32__wasm128;
+#endif
+    default: return NULL;
+    }
+}
+
+typedef struct dwconv_job {
+    const capt_dwconv_args *args;
+    capt_dwconv_kernel kernel;
+    int rows_per_task;
+} dwconv_job;
+
+static void dwconv_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const dwconv_job *job = ctx;
+    int r0 = task * job->rows_per_task, r1 = r0 + job->rows_per_task;
+    job->kernel(job->args, r0, r1 < job->args->out_h ? r1 : job->args->out_h);
+}
+
+capt_status capt_dwconv(capt_pool *pool, capt_isa isa, const capt_dwconv_args *a, capt_error *err) {
+    if (!a || !a->x || !a->w || !a->bias || !a->y || a->H < 1 || a->W < 1 || a->C < 1 || a->out_h < 1 ||
+        a->out_w < 1 || a->kh < 1 || a->kw < 1 || a->stride_h < 1 || a->stride_w < 1)
+        return capt_fail(err, CAPT_E_ARG, "dwconv: NULL pointer or empty shape");
+    capt_dwconv_kernel kernel = capt_dwconv_kernel_for(isa);
+    if (!kernel || !capt_isa_available(isa))
+        return capt_fail(err, CAPT_E_UNSUPPORTED, "dwconv: no %s kernel on this machine", capt_isa_name(isa));
+    int threads = capt_pool_threads(pool);
+    int tasks = threads == 1 ? 1 : threads * 4;
+    if (tasks > a->out_h) tasks = a->out_h;
+    dwconv_job job = {a, kernel, (a->out_h + tasks - 1) / tasks};
+    capt_pool_run(pool, dwconv_task, &job, (a->out_h + job.rows_per_task - 1) / job.rows_per_task);
     return CAPT_OK;
 }

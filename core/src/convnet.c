@@ -1,0 +1,369 @@
+/* convnet.c — the convolutional encoder: loading the op list of docs/mobilenet_v2.md,
+ * checking every shape against its weights, planning activation memory, and the
+ * forward pass (1x1 convolutions are matrix products, others go through im2col). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convnet.h"
+#include "internal.h"
+
+#define MAX_OPS 4096
+#define MAX_SIDE 8192
+#define MAX_CHANNELS 65536
+#define MAX_KERNEL 15
+#define MAX_VALUE_FLOATS ((size_t)1 << 28)
+
+/* ---- reading metadata ------------------------------------------------------------------ */
+
+typedef struct reader {
+    const capt_file *file;
+    const char *prefix;
+    capt_error *err;
+} reader;
+
+/* "<prefix>.<suffix>" (op < 0) or "<prefix>.op.<op>.<suffix>". */
+static const char *key_of(const reader *r, const char *suffix, int op, char key[256]) {
+    if (op >= 0) snprintf(key, 256, "%s.op.%d.%s", r->prefix, op, suffix);
+    else snprintf(key, 256, "%s.%s", r->prefix, suffix);
+    return key;
+}
+
+static const capt_meta *find(reader *r, const char *suffix, capt_meta_type type, int op) {
+    char key[256];
+    const capt_meta *m = capt_file_find_meta(r->file, key_of(r, suffix, op, key));
+    if (!m || m->type != type || (type == CAPT_META_ARRAY && m->elem_type != CAPT_META_INT)) return NULL;
+    return m;
+}
+
+/* An int in [lo, hi]. */
+static int read_int(reader *r, const char *suffix, int op, int lo, int hi, int *out) {
+    const capt_meta *m = find(r, suffix, CAPT_META_INT, op);
+    if (!m || m->int_value < lo || m->int_value > hi) {
+        char key[256];
+        capt_fail(r->err, CAPT_E_FORMAT, "model: %s is missing or not an int in %d..%d", key_of(r, suffix, op, key), lo, hi);
+        return 0;
+    }
+    *out = (int)m->int_value;
+    return 1;
+}
+
+/* An int array of exactly n elements, each in [lo, hi]. */
+static int read_ints(reader *r, const char *suffix, int op, size_t n, int lo, int hi, int *out) {
+    const capt_meta *m = find(r, suffix, CAPT_META_ARRAY, op);
+    int ok = m && m->count == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        int64_t v = capt_meta_int_at(m, i);
+        ok = v >= lo && v <= hi;
+        out[i] = (int)v;
+    }
+    if (!ok) {
+        char key[256];
+        capt_fail(r->err, CAPT_E_FORMAT, "model: %s is missing or not %zu ints in %d..%d", key_of(r, suffix, op, key), n,
+                  lo, hi);
+    }
+    return ok;
+}
+
+static int read_string_is(reader *r, const char *suffix, int op, const char *value) {
+    const capt_meta *m = find(r, suffix, CAPT_META_STRING, op);
+    return m && m->string_value.len == strlen(value) && memcmp(m->string_value.ptr, value, m->string_value.len) == 0;
+}
+
+static const capt_tensor *op_tensor(reader *r, int op, const char *suffix, int n_dims, int64_t d0, int64_t d1) {
+    char key[256];
+    const capt_tensor *t = capt_file_find_tensor(r->file, key_of(r, suffix, op, key));
+    if (!t || t->n_dims != n_dims || t->dims[0] != d0 || (n_dims > 1 && t->dims[1] != d1)) {
+        capt_fail(r->err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld%s%lld]", key, (long long)d0,
+                  n_dims > 1 ? ", " : "", n_dims > 1 ? (long long)d1 : 0LL);
+        return NULL;
+    }
+    if ((uintptr_t)t->data % 4) {
+        capt_fail(r->err, CAPT_E_ARG, "model: the file buffer must be 4-byte aligned");
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static size_t value_floats(convnet_shape s) { return (size_t)s.h * s.w * s.c; }
+
+/* Output size of a convolution window sweep; the kernels bounds-check every tap, so this
+ * only has to keep the shapes consistent. */
+static int conv_out_ok(int in, int out, int k, int stride, int pad) {
+    return pad >= 0 && pad < k && out >= 1 && (int64_t)(out - 1) * stride - pad <= in - 1 &&
+           (int64_t)(out - 1) * stride - pad + k - 1 >= 0 && (int64_t)(out - 1) * stride - pad + k - 1 - (in - 1) < k;
+}
+
+static capt_status load_op(reader *r, capt_convnet *net, int i) {
+    convnet_op *op = &net->ops[i];
+    int shape[3], inputs[2];
+    convnet_shape *out = &net->shapes[i + 1];
+    if (!read_ints(r, "shape", i, 3, 1, MAX_CHANNELS, shape)) return r->err ? r->err->status : CAPT_E_FORMAT;
+    *out = (convnet_shape){shape[0], shape[1], shape[2]};
+    if (out->h > MAX_SIDE || out->w > MAX_SIDE || value_floats(*out) > MAX_VALUE_FLOATS)
+        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d output %dx%dx%d is too large", i, out->h, out->w, out->c);
+    if (read_string_is(r, "type", i, "conv2d")) op->kind = OP_CONV2D;
+    else if (read_string_is(r, "type", i, "depthwise")) op->kind = OP_DEPTHWISE;
+    else if (read_string_is(r, "type", i, "add")) op->kind = OP_ADD;
+    else if (read_string_is(r, "type", i, "mean")) op->kind = OP_MEAN;
+    else return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown or missing type", i);
+    op->n_inputs = op->kind == OP_ADD ? 2 : 1;
+    if (!read_ints(r, "inputs", i, (size_t)op->n_inputs, 0, i, inputs)) return CAPT_E_FORMAT;
+    memcpy(op->inputs, inputs, sizeof inputs);
+    convnet_shape in = net->shapes[op->inputs[0]];
+    op->relu6 = read_string_is(r, "activation", i, "relu6");
+    if (!op->relu6 && find(r, "activation", CAPT_META_STRING, i) && !read_string_is(r, "activation", i, "none"))
+        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown activation", i);
+
+    if (op->kind == OP_ADD) {
+        convnet_shape b = net->shapes[op->inputs[1]];
+        if (memcmp(&in, out, sizeof in) || memcmp(&b, out, sizeof b))
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d adds values of different shapes", i);
+        return CAPT_OK;
+    }
+    if (op->kind == OP_MEAN) {
+        if (out->h != 1 || out->w != 1 || out->c != in.c)
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (mean) must give 1x1x%d", i, in.c);
+        return CAPT_OK;
+    }
+    int kernel[2], stride[2], pad[2];
+    if (!read_ints(r, "kernel", i, 2, 1, MAX_KERNEL, kernel) || !read_ints(r, "stride", i, 2, 1, MAX_KERNEL, stride) ||
+        !read_ints(r, "pad", i, 2, 0, MAX_KERNEL, pad))
+        return CAPT_E_FORMAT;
+    op->kh = kernel[0], op->kw = kernel[1], op->stride_h = stride[0], op->stride_w = stride[1];
+    op->pad_top = pad[0], op->pad_left = pad[1];
+    if (!conv_out_ok(in.h, out->h, op->kh, op->stride_h, op->pad_top) ||
+        !conv_out_ok(in.w, out->w, op->kw, op->stride_w, op->pad_left))
+        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d: a %dx%d input cannot give %dx%d", i, in.h, in.w, out->h,
+                         out->w);
+    const capt_tensor *bias = op_tensor(r, i, "bias", 1, out->c, 0);
+    if (!bias) return r->err ? r->err->status : CAPT_E_FORMAT;
+    if (bias->dtype != CAPT_DTYPE_F32) return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d bias must be f32", i);
+    op->bias = bias->data;
+    op->output_scale = 1.0f;
+    const capt_meta *scale = find(r, "output_scale", CAPT_META_FLOAT, i);
+    if (scale) {
+        if (!(scale->float_value > 1e-30 && scale->float_value < 1e30))
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d output_scale must be positive", i);
+        op->output_scale = (float)scale->float_value;
+    }
+    if (op->kind == OP_CONV2D) {
+        op->weight = op_tensor(r, i, "weight", 2, out->c, (int64_t)op->kh * op->kw * in.c);
+        return op->weight ? CAPT_OK : (r->err ? r->err->status : CAPT_E_FORMAT);
+    }
+    if (in.c != out->c) return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (depthwise) changes channels", i);
+    const capt_tensor *w = op_tensor(r, i, "weight", 2, (int64_t)op->kh * op->kw, out->c);
+    if (!w) return r->err ? r->err->status : CAPT_E_FORMAT;
+    if (w->dtype == CAPT_DTYPE_Q8_0 || w->dtype == CAPT_DTYPE_Q4_0)
+        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d depthwise weights must be f32 or f16", i);
+    op->depthwise_weight = malloc(sizeof(float) * (size_t)w->n_elements);
+    if (!op->depthwise_weight) return capt_fail(r->err, CAPT_E_NOMEM, "model: out of memory");
+    capt_dequantize_row(w->dtype, w->data, op->depthwise_weight, w->n_elements);
+    return CAPT_OK;
+}
+
+/* Greedy slot assignment: a value takes the first free slot (growing it if needed);
+ * slots free up after the value's last reader. The outputs are never freed. */
+static capt_status plan_memory(capt_convnet *net, capt_error *err) {
+    int n_values = net->n_ops + 1;
+    int *last_use = malloc(sizeof(int) * (size_t)n_values);
+    int *slot_free_after = malloc(sizeof(int) * (size_t)n_values);
+    net->value_slot = malloc(sizeof(int) * (size_t)n_values);
+    net->slot_floats = calloc((size_t)n_values, sizeof(size_t));
+    if (!last_use || !slot_free_after || !net->value_slot || !net->slot_floats) {
+        free(last_use);
+        free(slot_free_after);
+        return capt_fail(err, CAPT_E_NOMEM, "model: out of memory");
+    }
+    for (int v = 0; v < n_values; v++) last_use[v] = v; /* a value nobody reads dies at once */
+    for (int i = 0; i < net->n_ops; i++)
+        for (int k = 0; k < net->ops[i].n_inputs; k++) last_use[net->ops[i].inputs[k]] = i + 1;
+    last_use[net->grid] = last_use[net->pooled] = last_use[net->logits] = n_values;
+    net->n_slots = 0;
+    for (int v = 0; v < n_values; v++) {
+        /* Value v is written by op v-1 while its inputs (last used by op v-1, i.e. at time v)
+         * are still read, so a slot is free for v only if its value died before time v. */
+        int slot = -1;
+        for (int s = 0; s < net->n_slots && slot < 0; s++)
+            if (slot_free_after[s] < v) slot = s;
+        if (slot < 0) slot = net->n_slots++;
+        net->value_slot[v] = slot;
+        slot_free_after[slot] = last_use[v];
+        size_t need = value_floats(net->shapes[v]);
+        if (need > net->slot_floats[slot]) net->slot_floats[slot] = need;
+    }
+    free(last_use);
+    free(slot_free_after);
+    return CAPT_OK;
+}
+
+capt_status capt_convnet_load(const capt_file *file, const char *prefix, capt_convnet **out, capt_error *err) {
+    *out = NULL;
+    reader r = {file, prefix, err};
+    capt_convnet *net = calloc(1, sizeof *net);
+    if (!net) return capt_fail(err, CAPT_E_NOMEM, "model: out of memory");
+    int input[3];
+    capt_status st = CAPT_E_FORMAT;
+    if (!read_int(&r, "n_ops", -1, 1, MAX_OPS, &net->n_ops)) goto fail;
+    {
+        const capt_meta *m = find(&r, "input", CAPT_META_ARRAY, -1);
+        if (!m || m->count != 3) {
+            capt_fail(err, CAPT_E_FORMAT, "model: %s.input must be [height, width, channels]", prefix);
+            goto fail;
+        }
+        for (int k = 0; k < 3; k++) input[k] = (int)capt_meta_int_at(m, (size_t)k);
+        if (input[0] < 1 || input[0] > MAX_SIDE || input[1] < 1 || input[1] > MAX_SIDE || input[2] != 3) {
+            capt_fail(err, CAPT_E_FORMAT, "model: %s.input must be an RGB image size", prefix);
+            goto fail;
+        }
+    }
+    net->ops = calloc((size_t)net->n_ops, sizeof *net->ops);
+    net->shapes = calloc((size_t)net->n_ops + 1, sizeof *net->shapes);
+    if (!net->ops || !net->shapes) {
+        st = capt_fail(err, CAPT_E_NOMEM, "model: out of memory");
+        goto fail;
+    }
+    net->shapes[0] = (convnet_shape){input[0], input[1], input[2]};
+    for (int i = 0; i < net->n_ops; i++)
+        if ((st = load_op(&r, net, i)) != CAPT_OK) goto fail;
+    st = CAPT_E_FORMAT;
+    if (!read_int(&r, "grid", -1, 0, net->n_ops, &net->grid) || !read_int(&r, "pooled", -1, 0, net->n_ops, &net->pooled) ||
+        !read_int(&r, "logits", -1, 0, net->n_ops, &net->logits))
+        goto fail;
+    if (net->shapes[net->pooled].h != 1 || net->shapes[net->pooled].w != 1 || net->shapes[net->logits].h != 1 ||
+        net->shapes[net->logits].w != 1 || net->shapes[net->pooled].c != net->shapes[net->grid].c) {
+        capt_fail(err, CAPT_E_FORMAT, "model: the pooled and logits outputs must be 1x1 vectors");
+        goto fail;
+    }
+    for (int i = 0; i < net->n_ops; i++) {
+        const convnet_op *op = &net->ops[i];
+        convnet_shape o = net->shapes[i + 1];
+        if (op->kind == OP_CONV2D && !(op->kh == 1 && op->kw == 1 && op->stride_h == 1 && op->stride_w == 1)) {
+            size_t cols = (size_t)op->kh * op->kw * net->shapes[op->inputs[0]].c, rows = (size_t)o.h * o.w;
+            if (rows * cols > MAX_VALUE_FLOATS) {
+                capt_fail(err, CAPT_E_FORMAT, "model: op %d needs too much im2col memory", i);
+                goto fail;
+            }
+            if (rows * cols > net->im2col_floats) net->im2col_floats = rows * cols;
+        }
+    }
+    if ((st = plan_memory(net, err)) != CAPT_OK) goto fail;
+    *out = net;
+    return CAPT_OK;
+fail:
+    capt_convnet_free(net);
+    return st;
+}
+
+void capt_convnet_free(capt_convnet *net) {
+    if (!net) return;
+    for (int i = 0; net->ops && i < net->n_ops; i++) free(net->ops[i].depthwise_weight);
+    free(net->ops);
+    free(net->shapes);
+    free(net->value_slot);
+    free(net->slot_floats);
+    free(net);
+}
+
+/* ---- running ---------------------------------------------------------------------------- */
+
+capt_status capt_convnet_work_alloc(const capt_convnet *net, convnet_work *work, capt_error *err) {
+    work->slots = calloc((size_t)net->n_slots, sizeof *work->slots);
+    work->im2col = net->im2col_floats ? malloc(net->im2col_floats * sizeof(float)) : NULL;
+    int ok = work->slots && (work->im2col || !net->im2col_floats);
+    for (int s = 0; ok && s < net->n_slots; s++) ok = (work->slots[s] = malloc(net->slot_floats[s] * sizeof(float))) != NULL;
+    if (!ok) {
+        capt_convnet_work_free(net, work);
+        return capt_fail(err, CAPT_E_NOMEM, "encoder: out of memory for activations");
+    }
+    return CAPT_OK;
+}
+
+void capt_convnet_work_free(const capt_convnet *net, convnet_work *work) {
+    for (int s = 0; work->slots && s < net->n_slots; s++) free(work->slots[s]);
+    free(work->slots);
+    free(work->im2col);
+    work->slots = NULL;
+    work->im2col = NULL;
+}
+
+const float *capt_convnet_value(const capt_convnet *net, const convnet_work *work, int value) {
+    return work->slots[net->value_slot[value]];
+}
+
+static float *value_ptr(const capt_convnet *net, const convnet_work *work, int value) {
+    return work->slots[net->value_slot[value]];
+}
+
+static void relu6_inplace(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]);
+}
+
+static void scale_inplace(float *x, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) x[i] *= scale;
+}
+
+/* [in.h, in.w, in.c] -> [out.h * out.w, kh * kw * in.c] patches, zeros outside. */
+static void im2col(const float *x, convnet_shape in, const convnet_op *op, convnet_shape out, float *cols) {
+    size_t row_len = (size_t)op->kh * op->kw * in.c;
+    for (int oy = 0; oy < out.h; oy++)
+        for (int ox = 0; ox < out.w; ox++) {
+            float *dst = cols + ((size_t)oy * out.w + ox) * row_len;
+            for (int ky = 0; ky < op->kh; ky++)
+                for (int kx = 0; kx < op->kw; kx++, dst += in.c) {
+                    int iy = oy * op->stride_h + ky - op->pad_top, ix = ox * op->stride_w + kx - op->pad_left;
+                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) memset(dst, 0, sizeof(float) * (size_t)in.c);
+                    else memcpy(dst, x + ((size_t)iy * in.w + ix) * in.c, sizeof(float) * (size_t)in.c);
+                }
+        }
+}
+
+capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, capt_pool *pool, capt_isa isa,
+                                 const float *input, capt_error *err) {
+    memcpy(value_ptr(net, work, 0), input, value_floats(net->shapes[0]) * sizeof(float));
+    for (int i = 0; i < net->n_ops; i++) {
+        const convnet_op *op = &net->ops[i];
+        convnet_shape in = net->shapes[op->inputs[0]], out = net->shapes[i + 1];
+        const float *x = value_ptr(net, work, op->inputs[0]);
+        float *y = value_ptr(net, work, i + 1);
+        size_t n_out = value_floats(out);
+        capt_status st = CAPT_OK;
+        switch (op->kind) {
+        case OP_CONV2D: {
+            /* y[pixels, C_out] = patches[pixels, kh*kw*C_in] · W[C_out, kh*kw*C_in]ᵀ + b */
+            int pointwise = op->kh == 1 && op->kw == 1 && op->stride_h == 1 && op->stride_w == 1;
+            if (!pointwise) im2col(x, in, op, out, work->im2col);
+            capt_gemm_args g = {pointwise ? x : work->im2col, op->weight->data, op->weight->dtype, op->bias, y,
+                                out.h * out.w, out.c, (int)op->weight->dims[1], NULL};
+            st = capt_gemm(pool, isa, &g, err);
+            if (op->output_scale != 1.0f) scale_inplace(y, n_out, op->output_scale);
+            if (op->relu6) relu6_inplace(y, n_out);
+            break;
+        }
+        case OP_DEPTHWISE: {
+            capt_dwconv_args d = {x, in.h, in.w, in.c, op->depthwise_weight, op->bias, y, out.h, out.w,
+                                  op->kh, op->kw, op->stride_h, op->stride_w, op->pad_top, op->pad_left, op->relu6};
+            st = capt_dwconv(pool, isa, &d, err);
+            break;
+        }
+        case OP_ADD: {
+            const float *b = value_ptr(net, work, op->inputs[1]);
+            for (size_t k = 0; k < n_out; k++) y[k] = x[k] + b[k];
+            if (op->relu6) relu6_inplace(y, n_out);
+            break;
+        }
+        case OP_MEAN: {
+            size_t pixels = (size_t)in.h * in.w;
+            for (int c = 0; c < in.c; c++) y[c] = 0.0f;
+            for (size_t p = 0; p < pixels; p++)
+                for (int c = 0; c < in.c; c++) y[c] += x[p * in.c + c];
+            for (int c = 0; c < in.c; c++) y[c] /= (float)pixels;
+            break;
+        }
+        }
+        if (st) return st;
+    }
+    return CAPT_OK;
+}

@@ -1,0 +1,311 @@
+/* image.c — decoding (stb_image), EXIF orientation, alpha, and Pillow-exact resizing.
+ * Every size is checked before memory is allocated for it. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb/stb_image.h>
+
+#include "internal.h"
+
+static capt_status new_image(int width, int height, capt_image **out, capt_error *err) {
+    *out = NULL;
+    if (width < 1 || height < 1 || width > CAPT_IMAGE_MAX_SIDE || height > CAPT_IMAGE_MAX_SIDE ||
+        (uint64_t)width * (uint64_t)height > CAPT_IMAGE_MAX_PIXELS)
+        return capt_fail(err, CAPT_E_IMAGE, "image size %dx%d is outside the limit of 1..%d pixels a side, %u Mpixel",
+                         width, height, CAPT_IMAGE_MAX_SIDE, CAPT_IMAGE_MAX_PIXELS >> 20);
+    capt_image *img = malloc(sizeof *img);
+    uint8_t *rgb = malloc((size_t)width * (size_t)height * 3);
+    if (!img || !rgb) {
+        free(img);
+        free(rgb);
+        return capt_fail(err, CAPT_E_NOMEM, "out of memory for a %dx%d image", width, height);
+    }
+    *img = (capt_image){width, height, rgb};
+    *out = img;
+    return CAPT_OK;
+}
+
+void capt_image_free(capt_image *image) {
+    if (!image) return;
+    free(image->rgb);
+    free(image);
+}
+
+/* c over white with coverage a, rounded: (c*a + 255*(255-a)) / 255. */
+static uint8_t over_white(uint8_t c, uint8_t a) { return (uint8_t)((c * a + 255 * (255 - a) + 127) / 255); }
+
+/* ---- EXIF orientation ---------------------------------------------------------------- */
+
+/* The Orientation tag (1..8) of a JPEG's Exif APP1 segment; 1 when absent or malformed. */
+static int jpeg_orientation(const unsigned char *p, size_t n) {
+    if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return 1;
+    size_t pos = 2;
+    while (pos + 4 <= n && p[pos] == 0xFF) {
+        unsigned marker = p[pos + 1];
+        if (marker == 0xDA || marker == 0xD9) break; /* start of scan / end: no Exif before it */
+        size_t seg = (size_t)p[pos + 2] << 8 | p[pos + 3];
+        if (seg < 2 || seg > n - pos - 2) break;
+        const unsigned char *s = p + pos + 4;
+        size_t len = seg - 2;
+        if (marker == 0xE1 && len >= 14 && memcmp(s, "Exif\0\0", 6) == 0) {
+            const unsigned char *t = s + 6; /* TIFF header */
+            size_t tlen = len - 6;
+            int le = t[0] == 'I' && t[1] == 'I';
+            if (!le && !(t[0] == 'M' && t[1] == 'M')) return 1;
+#define U16(q) (le ? (unsigned)((q)[0] | (q)[1] << 8) : (unsigned)((q)[0] << 8 | (q)[1]))
+#define U32(q) (le ? ((uint32_t)(q)[0] | (uint32_t)(q)[1] << 8 | (uint32_t)(q)[2] << 16 | (uint32_t)(q)[3] << 24) \
+                   : ((uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (uint32_t)(q)[3]))
+            uint32_t ifd = U32(t + 4);
+            if (U16(t + 2) != 42 || ifd > tlen - 2) return 1;
+            unsigned count = U16(t + ifd);
+            for (unsigned i = 0; i < count; i++) {
+                size_t e = ifd + 2 + 12 * (size_t)i;
+                if (e + 12 > tlen) return 1;
+                if (U16(t + e) == 0x0112 && U16(t + e + 2) == 3) { /* Orientation, SHORT */
+                    unsigned v = U16(t + e + 8);
+                    return v >= 1 && v <= 8 ? (int)v : 1;
+                }
+            }
+#undef U16
+#undef U32
+            return 1;
+        }
+        pos += 2 + seg;
+    }
+    return 1;
+}
+
+/* Rotates/flips so that EXIF orientation `o` becomes 1 (as PIL's exif_transpose). */
+static capt_status apply_orientation(capt_image **img, int o, capt_error *err) {
+    if (o == 1) return CAPT_OK;
+    const capt_image *in = *img;
+    int W = in->width, H = in->height, swap = o >= 5;
+    capt_image *out;
+    capt_status st = new_image(swap ? H : W, swap ? W : H, &out, err);
+    if (st) return st;
+    for (int y = 0; y < out->height; y++) {
+        for (int x = 0; x < out->width; x++) {
+            int sx = x, sy = y;
+            switch (o) {
+            case 2: sx = W - 1 - x; break;
+            case 3: sx = W - 1 - x; sy = H - 1 - y; break;
+            case 4: sy = H - 1 - y; break;
+            case 5: sx = y; sy = x; break;                 /* transpose */
+            case 6: sx = y; sy = H - 1 - x; break;         /* rotate 90 clockwise */
+            case 7: sx = W - 1 - y; sy = H - 1 - x; break; /* transverse */
+            case 8: sx = W - 1 - y; sy = x; break;         /* rotate 90 counter-clockwise */
+            }
+            memcpy(out->rgb + ((size_t)y * out->width + x) * 3, in->rgb + ((size_t)sy * W + sx) * 3, 3);
+        }
+    }
+    capt_image_free(*img);
+    *img = out;
+    return CAPT_OK;
+}
+
+/* ---- decoding ---------------------------------------------------------------------- */
+
+/* Width and height from a PNG, GIF, BMP or JPEG header (0 when not found), to say why
+ * stb_image refused an image whose size it would not even report. */
+static void header_size(const unsigned char *p, size_t n, uint32_t *w, uint32_t *h) {
+    *w = *h = 0;
+    if (n >= 24 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) {
+        *w = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+        *h = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+    } else if (n >= 10 && memcmp(p, "GIF8", 4) == 0) {
+        *w = capt_read_u16le(p + 6);
+        *h = capt_read_u16le(p + 8);
+    } else if (n >= 26 && p[0] == 'B' && p[1] == 'M') {
+        int32_t bw = (int32_t)capt_read_u32le(p + 18), bh = (int32_t)capt_read_u32le(p + 22);
+        *w = bw < 0 ? 0u - (uint32_t)bw : (uint32_t)bw;
+        *h = bh < 0 ? 0u - (uint32_t)bh : (uint32_t)bh;
+    } else if (n >= 4 && p[0] == 0xFF && p[1] == 0xD8) {
+        for (size_t pos = 2; pos + 9 <= n && p[pos] == 0xFF;) {
+            unsigned m = p[pos + 1];
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                *h = (uint32_t)p[pos + 5] << 8 | p[pos + 6];
+                *w = (uint32_t)p[pos + 7] << 8 | p[pos + 8];
+                return;
+            }
+            pos += 2 + ((size_t)p[pos + 2] << 8 | p[pos + 3]);
+        }
+    }
+}
+
+/* stb_image decodes a truncated JPEG without complaint (the missing part comes out
+ * gray), so a JPEG must end its last scan with an EOI marker. */
+static int jpeg_has_end(const unsigned char *p, size_t n) {
+    size_t last_sos = 0;
+    for (size_t i = 2; i + 1 < n; i++)
+        if (p[i] == 0xFF && p[i + 1] == 0xDA) last_sos = i;
+    for (size_t i = n - 1; i > last_sos && i >= 1; i--)
+        if (p[i - 1] == 0xFF && p[i] == 0xD9) return last_sos != 0;
+    return 0;
+}
+
+capt_status capt_image_decode(const void *bytes, size_t len, capt_image **out, capt_error *err) {
+    if (!out || (!bytes && len)) return capt_fail(err, CAPT_E_ARG, "image: NULL argument");
+    *out = NULL;
+    if (len == 0) return capt_fail(err, CAPT_E_IMAGE, "image: no data (0 bytes)");
+    if (len > INT32_MAX) return capt_fail(err, CAPT_E_IMAGE, "image: %zu bytes is more than 2 GB", len);
+    const unsigned char *p = bytes;
+    int w, h, channels;
+    if (!stbi_info_from_memory(p, (int)len, &w, &h, &channels)) {
+        uint32_t hw, hh;
+        header_size(p, len, &hw, &hh);
+        if (hw > CAPT_IMAGE_MAX_SIDE || hh > CAPT_IMAGE_MAX_SIDE || (uint64_t)hw * hh > CAPT_IMAGE_MAX_PIXELS)
+            return capt_fail(err, CAPT_E_IMAGE, "image size %ux%u is above the limit of %d pixels a side, %u Mpixel",
+                             hw, hh, CAPT_IMAGE_MAX_SIDE, CAPT_IMAGE_MAX_PIXELS >> 20);
+        return capt_fail(err, CAPT_E_IMAGE, "not a JPEG, PNG, BMP or GIF image (%s)", stbi_failure_reason());
+    }
+    capt_image *img;
+    capt_status st = new_image(w, h, &img, err); /* checks the size before decoding */
+    if (st) return st;
+    int is_jpeg = len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF;
+    if (is_jpeg && !jpeg_has_end(p, len)) {
+        capt_image_free(img);
+        return capt_fail(err, CAPT_E_IMAGE, "truncated JPEG: no end-of-image marker after the last scan");
+    }
+    unsigned char *rgba = stbi_load_from_memory(p, (int)len, &w, &h, &channels, 4);
+    if (!rgba || w != img->width || h != img->height) {
+        stbi_image_free(rgba);
+        capt_image_free(img);
+        return capt_fail(err, CAPT_E_IMAGE, "cannot decode image: %s", stbi_failure_reason());
+    }
+    for (size_t i = 0, n = (size_t)w * h; i < n; i++) {
+        const unsigned char *s = rgba + 4 * i;
+        for (int c = 0; c < 3; c++) img->rgb[3 * i + c] = over_white(s[c], s[3]);
+    }
+    stbi_image_free(rgba);
+    if (is_jpeg) st = apply_orientation(&img, jpeg_orientation(p, len), err);
+    if (st) {
+        capt_image_free(img);
+        return st;
+    }
+    *out = img;
+    return CAPT_OK;
+}
+
+capt_status capt_image_from_rgba(const uint8_t *rgba, int width, int height, int stride, capt_image **out,
+                                 capt_error *err) {
+    if (!out || !rgba) return capt_fail(err, CAPT_E_ARG, "image: NULL argument");
+    *out = NULL;
+    if (width < 1 || stride / 4 < width)
+        return capt_fail(err, CAPT_E_ARG, "image: stride %d is less than 4 x width %d", stride, width);
+    capt_image *img;
+    capt_status st = new_image(width, height, &img, err);
+    if (st) return st;
+    for (int y = 0; y < height; y++) {
+        const uint8_t *row = rgba + (size_t)y * (size_t)stride;
+        uint8_t *dst = img->rgb + (size_t)y * width * 3;
+        for (int x = 0; x < width; x++)
+            for (int c = 0; c < 3; c++) dst[3 * x + c] = over_white(row[4 * x + c], row[4 * x + 3]);
+    }
+    *out = img;
+    return CAPT_OK;
+}
+
+/* ---- resizing (Pillow's ImagingResample, bilinear, 8 bits per channel) ------------------ */
+
+#define PRECISION_BITS (32 - 8 - 2)
+
+typedef struct taps {
+    int ksize;
+    int *bounds; /* [out][2]: first input index, count */
+    int *k;      /* [out][ksize] fixed-point weights */
+} taps;
+
+static double triangle(double x) {
+    x = fabs(x);
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static int make_taps(int in_size, int out_size, taps *t) {
+    double scale = (double)in_size / out_size, filter_scale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filter_scale;
+    t->ksize = (int)ceil(support) * 2 + 1;
+    t->bounds = malloc(sizeof(int) * 2 * (size_t)out_size);
+    t->k = calloc((size_t)out_size * (size_t)t->ksize, sizeof(int));
+    double *w = malloc(sizeof(double) * (size_t)t->ksize);
+    if (!t->bounds || !t->k || !w) {
+        free(w);
+        return 0;
+    }
+    for (int o = 0; o < out_size; o++) {
+        double center = (o + 0.5) * scale, sum = 0.0;
+        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+        if (lo < 0) lo = 0;
+        if (hi > in_size) hi = in_size;
+        int n = hi - lo;
+        for (int i = 0; i < n; i++) {
+            w[i] = triangle((i + lo - center + 0.5) / filter_scale);
+            sum += w[i];
+        }
+        for (int i = 0; i < n; i++) {
+            double v = sum != 0.0 ? w[i] / sum : w[i];
+            t->k[(size_t)o * t->ksize + i] = (int)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+        }
+        t->bounds[2 * o] = lo;
+        t->bounds[2 * o + 1] = n;
+    }
+    free(w);
+    return 1;
+}
+
+static uint8_t clip8(int64_t v) {
+    if (v >= ((int64_t)1 << PRECISION_BITS << 8)) return 255;
+    if (v <= 0) return 0;
+    return (uint8_t)(v >> PRECISION_BITS);
+}
+
+/* One pass along rows (horizontal) or columns (vertical) of an RGB image. */
+static void resample_pass(const uint8_t *in, int in_w, uint8_t *out, int out_w, int out_h, const taps *t,
+                          int horizontal, int row_offset) {
+    for (int y = 0; y < out_h; y++) {
+        for (int x = 0; x < out_w; x++) {
+            int o = horizontal ? x : y;
+            int lo = t->bounds[2 * o], n = t->bounds[2 * o + 1];
+            const int *k = t->k + (size_t)o * t->ksize;
+            for (int c = 0; c < 3; c++) {
+                int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
+                for (int i = 0; i < n; i++) {
+                    size_t src = horizontal ? ((size_t)(y + row_offset) * in_w + lo + i) * 3
+                                            : ((size_t)(lo + i) * in_w + x) * 3;
+                    acc += (int64_t)in[src + c] * k[i];
+                }
+                out[((size_t)y * out_w + x) * 3 + c] = clip8(acc);
+            }
+        }
+    }
+}
+
+capt_status capt_image_resize(const capt_image *in, int width, int height, capt_image **out, capt_error *err) {
+    if (!in || !out) return capt_fail(err, CAPT_E_ARG, "resize: NULL argument");
+    capt_image *img;
+    capt_status st = new_image(width, height, &img, err);
+    if (st) return st;
+    taps h = {0}, v = {0};
+    uint8_t *tmp = NULL;
+    int ok = make_taps(in->width, width, &h) && make_taps(in->height, height, &v);
+    /* Rows the vertical pass reads: from the first tap of the first output row to the
+     * last tap of the last. */
+    int first = ok ? v.bounds[0] : 0, last = ok ? v.bounds[2 * height - 2] + v.bounds[2 * height - 1] : 0;
+    if (ok) tmp = malloc((size_t)width * (size_t)(last - first) * 3);
+    if (!ok || !tmp) {
+        st = capt_fail(err, CAPT_E_NOMEM, "resize: out of memory");
+        capt_image_free(img);
+        img = NULL;
+    } else {
+        for (int o = 0; o < height; o++) v.bounds[2 * o] -= first;
+        resample_pass(in->rgb, in->width, tmp, width, last - first, &h, 1, first);
+        resample_pass(tmp, width, img->rgb, width, height, &v, 0, 0);
+    }
+    free(tmp);
+    free(h.bounds);
+    free(h.k);
+    free(v.bounds);
+    free(v.k);
+    *out = img;
+    return st;
+}

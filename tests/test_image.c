@@ -1,0 +1,112 @@
+/* test_image.c — image input that must be refused (empty, garbage, huge dimensions,
+ * truncated files) gets CAPT_E_IMAGE and a message, never a crash or a huge allocation;
+ * RGBA input with a stride; resizing basics. Decoding and resizing against Pillow are in
+ * test_image_pil.py. */
+#include <string.h>
+
+#include "capt.h"
+#include "check.h"
+
+static capt_status decode(const unsigned char *bytes, size_t len, capt_error *err) {
+    unsigned char *copy = malloc(len ? len : 1); /* exact size: ASan sees over-reads */
+    memcpy(copy, bytes, len);
+    capt_image *img = NULL;
+    capt_status st = capt_image_decode(copy, len, &img, err);
+    if (st == CAPT_OK) {
+        volatile unsigned sum = 0;
+        for (size_t i = 0; i < (size_t)img->width * img->height * 3; i += 97) sum += img->rgb[i];
+        (void)sum;
+        capt_image_free(img);
+    } else {
+        CHECK(img == NULL && err->message[0], "failure leaves no image and has a message");
+    }
+    free(copy);
+    return st;
+}
+
+static void refused_inputs(const char *assets) {
+    capt_error err;
+    CHECK(decode((const unsigned char *)"", 0, &err) == CAPT_E_IMAGE, "empty");
+    unsigned char junk[600];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)(i * 131 + 7);
+    CHECK(decode(junk, sizeof junk, &err) == CAPT_E_IMAGE && strstr(err.message, "not a JPEG"), "garbage: %s",
+          err.message);
+    /* A PNG header that claims 100000 x 100000 pixels: refused from the header alone. */
+    static const unsigned char huge_png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D',
+                                             'R', 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    capt_status st = decode(huge_png, sizeof huge_png, &err);
+    CHECK(st == CAPT_E_IMAGE, "huge PNG: %s", err.message);
+    /* 30000 x 30000 is within each side's limit but above 64 Mpixel. */
+    unsigned char big[sizeof huge_png];
+    memcpy(big, huge_png, sizeof big);
+    big[16] = 0, big[17] = 0, big[18] = 0x75, big[19] = 0x30, big[20] = 0, big[21] = 0, big[22] = 0x75, big[23] = 0x30;
+    CHECK(decode(big, sizeof big, &err) == CAPT_E_IMAGE && strstr(err.message, "Mpixel"), "64 Mpixel: %s", err.message);
+
+    /* Real files cut short: refused at every cut well before the end. */
+    static const char *const files[] = {"data/photos/rocket.jpg", "data/photos/chelsea.png"};
+    for (size_t f = 0; f < 2; f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", assets, files[f]);
+        size_t len;
+        unsigned char *bytes = check_read_file(path, &len);
+        CHECK(decode(bytes, len, &err) == CAPT_OK, "%s: %s", files[f], err.message);
+        int accepted = 0;
+        for (size_t cut = 0; cut < len * 9 / 10; cut += len / 61 + 1) accepted += decode(bytes, cut, &err) == CAPT_OK;
+        CHECK(accepted == 0, "%s: %d truncated copies decoded", files[f], accepted);
+        /* Flipped bytes in the body: any result but a crash. */
+        for (int k = 0; k < 40; k++) {
+            unsigned char *bad = malloc(len);
+            memcpy(bad, bytes, len);
+            for (int j = 0; j < 8; j++) bad[(len / 3 + (size_t)k * 977 + (size_t)j * 4099) % len] ^= 0x5a;
+            decode(bad, len, &err);
+            free(bad);
+        }
+        free(bytes);
+    }
+}
+
+static void rgba_input(void) {
+    /* 2x2 pixels with a stride of 12 bytes (4 of padding): opaque red, transparent,
+     * half-transparent black, opaque white. */
+    uint8_t px[24] = {255, 0, 0, 255, 9, 9, 9, 0, 99, 99, 99, 99, 0, 0, 0, 128, 255, 255, 255, 255, 7, 7, 7, 7};
+    capt_image *img;
+    capt_error err;
+    CHECK(capt_image_from_rgba(px, 2, 2, 12, &img, &err) == CAPT_OK, "%s", err.message);
+    if (img) {
+        static const uint8_t want[12] = {255, 0, 0, 255, 255, 255, 127, 127, 127, 255, 255, 255};
+        CHECK(memcmp(img->rgb, want, 12) == 0, "RGBA over white");
+        capt_image_free(img);
+    }
+    CHECK(capt_image_from_rgba(px, 4, 2, 12, &img, &err) == CAPT_E_ARG, "stride smaller than the row");
+    CHECK(capt_image_from_rgba(px, 2, 0, 12, &img, &err) == CAPT_E_IMAGE, "zero height");
+    CHECK(capt_image_from_rgba(px, 40000, 1, 160000, &img, &err) == CAPT_E_IMAGE, "over the side limit");
+}
+
+static void resizing(void) {
+    uint8_t px[7 * 5 * 4];
+    for (int i = 0; i < 7 * 5; i++) px[4 * i] = 10, px[4 * i + 1] = 200, px[4 * i + 2] = 77, px[4 * i + 3] = 255;
+    capt_image *img, *small, *same;
+    capt_error err;
+    capt_image_from_rgba(px, 7, 5, 28, &img, &err);
+    CHECK(capt_image_resize(img, 3, 2, &small, &err) == CAPT_OK && small->width == 3 && small->height == 2, "down");
+    int uniform = 1;
+    for (int i = 0; small && i < 6; i++) uniform &= small->rgb[3 * i] == 10 && small->rgb[3 * i + 1] == 200;
+    CHECK(uniform, "a uniform image stays uniform");
+    CHECK(capt_image_resize(img, 7, 5, &same, &err) == CAPT_OK && memcmp(same->rgb, img->rgb, 7 * 5 * 3) == 0,
+          "same size is the identity");
+    capt_image *none = NULL;
+    CHECK(capt_image_resize(img, 0, 5, &none, &err) == CAPT_E_IMAGE && none == NULL, "zero width refused");
+    capt_image_free(small);
+    capt_image_free(same);
+    capt_image_free(img);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    const char *assets = getenv("CAPT_ASSETS");
+    refused_inputs(assets ? assets : "../shared");
+    rgba_input();
+    resizing();
+    return check_exit("test_image");
+}
