@@ -34,3 +34,14 @@ if [ ! -f "$out" ] || [ "$out" -ot tools/convert_tflite.py ] || [ "$out" -ot too
   /usr/bin/python3 tools/convert_tflite.py "$tflite" "$labels" "$out.tmp"
   mv "$out.tmp" "$out"
 fi
+
+# The default captioner: that encoder + the committed decoder, in one file.
+decoder=weights/decoder-flickr8k.capt
+default=weights/capt-default.capt
+if [ -f "$decoder" ] && { [ ! -f "$default" ] || [ "$default" -ot "$out" ] || [ "$default" -ot "$decoder" ] \
+     || [ "$default" -ot tools/combine_capt.py ]; }; then
+  /usr/bin/python3 tools/combine_capt.py "$default.tmp" "$out" "$decoder" \
+    --set general.architecture=captioner --set general.name="capt default: MobileNetV2 + Flickr8k decoder" \
+    --set general.license="encoder Apache-2.0 (Google); decoder research use only (Flickr8k)" > /dev/null
+  mv "$default.tmp" "$default"
+fi

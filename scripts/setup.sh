@@ -11,7 +11,7 @@ APT_PACKAGES=(
   emscripten                           # WebAssembly build (node and npm: below)
   libstb-dev                           # stb_image (image decoding), not vendored
   python3 python3-numpy python3-flatbuffers  # tools/ (converters, .capt writer)
-  python3-torch python3-pil python3-nltk libopenblas0-pthread  # train/ and reference models
+  python3-torch python3-pil python3-nltk python3-matplotlib libopenblas0-pthread  # train/, references
   chromium                             # end-to-end tests of the web page (headless)
 )
 

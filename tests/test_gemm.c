@@ -80,14 +80,14 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
 }
 
 /* Runs one problem on `isa` and on ref; returns the worst error / tolerance ratio. */
-static double run_problem(const problem *p, capt_isa isa, capt_pool *pool) {
+static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int float_activations) {
     float *y = malloc(sizeof(float) * (size_t)p->M * p->N), *y_ref = malloc(sizeof(float) * (size_t)p->M * p->N);
-    capt_gemm_args args = {p->x, p->w, p->dtype, p->bias, y, p->M, p->N, p->K, NULL};
+    capt_gemm_args args = {p->x, p->w, p->dtype, p->bias, y, p->M, p->N, p->K, NULL, float_activations};
     capt_error err;
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
     args.y = y_ref;
     CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
-    int integer_path = capt_gemm_uses_xq(isa, p->dtype, p->M);
+    int integer_path = capt_gemm_uses_xq(isa, &args);
     double worst = 0;
     for (int m = 0; m < p->M; m++)
         for (int n = 0; n < p->N; n++) {
@@ -117,9 +117,14 @@ static void sweep(capt_isa isa) {
                     CHECK(0, "out of memory");
                     return;
                 }
-                double r = run_problem(&p, isa, NULL);
+                /* quantized weights with M < 4: the integer path, and the float one on request */
+                double r = run_problem(&p, isa, NULL, 0);
                 CHECK(r <= 1.0, "%s %s M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
                       capt_dtype_name((capt_dtype)dt), p.M, p.N, K, r);
+                double rf = run_problem(&p, isa, NULL, 1);
+                CHECK(rf <= 1.0, "%s %s float path M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
+                      capt_dtype_name((capt_dtype)dt), p.M, p.N, K, rf);
+                if (rf > r) r = rf;
                 if (r > worst) worst = r;
                 free_problem(&p);
                 problems++;
@@ -142,13 +147,13 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
                 CHECK(0, "out of memory");
                 return;
             }
-            double r = run_problem(&p, isa, NULL);
+            double r = run_problem(&p, isa, NULL, 0);
             CHECK(r <= 1.0, "%s %s %dx%dx%d: error %.3g x tolerance", capt_isa_name(isa),
                   capt_dtype_name((capt_dtype)dt), p.M, p.N, p.K, r);
             /* Threads split columns only: results must be identical. */
             size_t n = (size_t)p.M * p.N;
             float *y1 = malloc(n * sizeof(float)), *y3 = malloc(n * sizeof(float));
-            capt_gemm_args args = {p.x, p.w, p.dtype, p.bias, y1, p.M, p.N, p.K, NULL};
+            capt_gemm_args args = {p.x, p.w, p.dtype, p.bias, y1, p.M, p.N, p.K, NULL, 0};
             capt_error err;
             capt_gemm(NULL, isa, &args, &err);
             args.y = y3;
@@ -166,7 +171,7 @@ static void argument_errors(void) {
     float x[64] = {0}, y[64];
     unsigned char w[68] = {0};
     capt_error err;
-    capt_gemm_args args = {x, w, CAPT_DTYPE_Q8_0, NULL, y, 1, 1, 33, NULL};
+    capt_gemm_args args = {x, w, CAPT_DTYPE_Q8_0, NULL, y, 1, 1, 33, NULL, 0};
     CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG && strstr(err.message, "multiple of 32"), "%s",
           err.message);
     args.K = 0;

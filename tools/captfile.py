@@ -116,7 +116,9 @@ def tensor_bytes(dtype, n_elements):
 # ---- writing -------------------------------------------------------------------------
 
 def _str(s):
-    b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
+    # surrogateescape: strings read from a file that were not UTF-8 (e.g. BPE token
+    # bytes) are written back byte for byte.
+    b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
     return struct.pack("<I", len(b)) + b
 
 
@@ -235,7 +237,7 @@ class _Cursor:
 
     def string(self, what):
         (n,) = self.unpack("I", what)
-        return self.take(n, what).decode("utf-8")
+        return self.take(n, what).decode("utf-8", "surrogateescape")
 
 
 def read_capt(source):

@@ -209,6 +209,59 @@ typedef struct capt_features {
 capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_features *out);
 
 /* ------------------------------------------------------------------------------------
+ * Captions (docs/model.md: the decoder and its search)
+ * ---------------------------------------------------------------------------------- */
+
+#define CAPT_MAX_BEAM 16
+
+typedef struct capt_caption_params {
+    int beam;               /* 1 = greedy; default 3, at most CAPT_MAX_BEAM */
+    int max_tokens;         /* generated tokens at most (default 20) */
+    float length_alpha;     /* beam score = sum log p / length^alpha (default 1.0) */
+    int no_repeat_ngram;    /* > 0: never repeat an n-gram of this size (default 0: off) */
+    float temperature;      /* > 0: sample instead of searching (beam must be 1) */
+    float top_p;            /* sampling: smallest set of tokens with this much probability */
+    uint64_t seed;          /* sampling: random seed */
+    int raw;                /* 1: the model's text as is; 0: capitalized, with a period */
+    /* Called after every step with the best hypothesis so far (its text and token
+     * count); with beam search earlier words can still change. May be NULL. */
+    void (*on_token)(void *user, const char *partial_caption, int n_tokens);
+    void *user;
+} capt_caption_params;
+
+capt_caption_params capt_caption_default_params(void);
+
+typedef struct capt_token {
+    int32_t id;       /* decoder vocabulary id */
+    const char *text; /* the token's text (a word end is a trailing space) */
+    float prob;       /* its probability when it was chosen */
+} capt_token;
+
+typedef struct capt_result {
+    char *caption;    /* UTF-8 */
+    int n_tokens;
+    capt_token *tokens;
+    /* Cross-attention of each generated token over the grid_h x grid_w visual tokens:
+     * attention[((layer * heads + head) * n_tokens + token) * grid_h * grid_w + cell],
+     * and its head average attention_mean[(layer * n_tokens + token) * grid_h * grid_w + cell]. */
+    int layers, heads, grid_h, grid_w;
+    float *attention;
+    float *attention_mean;
+    double decode_ms, encode_ms, caption_ms; /* image decoding (capt_caption_image), encoder, decoder */
+} capt_result;
+
+void capt_result_free(capt_result *result);
+
+/* Captions an image (the model needs a decoder: CAPT_E_UNSUPPORTED otherwise). */
+capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_caption_params *params,
+                         capt_result **out);
+/* Decodes encoded image bytes (JPEG, PNG, ...) and captions them. */
+capt_status capt_caption_image(capt_context *ctx, const void *bytes, size_t len, const capt_caption_params *params,
+                               capt_result **out);
+/* 1 when the model can caption (has a decoder). */
+int capt_model_has_decoder(const capt_model *model);
+
+/* ------------------------------------------------------------------------------------
  * CLIP byte-level BPE tokenizer (OpenAI simple_tokenizer semantics, docs/tokenizer.md)
  * ---------------------------------------------------------------------------------- */
 

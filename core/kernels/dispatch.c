@@ -85,9 +85,9 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
     }
 }
 
-int capt_gemm_uses_xq(capt_isa isa, capt_dtype wtype, int M) {
-    return isa != CAPT_ISA_REF && (wtype == CAPT_DTYPE_Q8_0 || wtype == CAPT_DTYPE_Q4_0) &&
-           M < CAPT_GEMM_INT_MAX_M;
+int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *a) {
+    return isa != CAPT_ISA_REF && !a->float_activations && (a->wtype == CAPT_DTYPE_Q8_0 || a->wtype == CAPT_DTYPE_Q4_0) &&
+           a->M < CAPT_GEMM_INT_MAX_M;
 }
 
 typedef struct gemm_job {
@@ -123,7 +123,7 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     size_t scratch_bytes, xq_bytes = 0;
     if (!capt_size_mul(job.scratch_floats * sizeof(float), (size_t)threads, &scratch_bytes))
         return capt_fail(err, CAPT_E_NOMEM, "gemm: scratch size overflows");
-    int use_xq = capt_gemm_uses_xq(isa, in->wtype, in->M);
+    int use_xq = capt_gemm_uses_xq(isa, in);
     if (use_xq) xq_bytes = (size_t)in->M * (size_t)(in->K / CAPT_QK) * sizeof(capt_block_q8_0);
     /* One allocation: scratch floats first (aligned), then the quantized x. */
     unsigned char *mem = malloc(scratch_bytes + xq_bytes);

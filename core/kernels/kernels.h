@@ -47,6 +47,9 @@ typedef struct capt_gemm_args {
     /* [M, K/32] x quantized to q8_0, set by capt_gemm for the integer paths (small M,
      * q8_0/q4_0 weights, SIMD ISAs); NULL otherwise. */
     const capt_block_q8_0 *xq;
+    /* 1: keep x in f32 (no integer path): results then match a float reference to
+     * rounding, at some speed cost for small M. */
+    int float_activations;
 } capt_gemm_args;
 
 /* Computes output columns [n_begin, n_end) for all M rows. `scratch` holds
@@ -63,7 +66,7 @@ static inline size_t capt_gemm_scratch_floats(int K) { return (size_t)CAPT_GEMM_
 /* Looks up the kernel for a dtype on an ISA; NULL when that ISA is not built in. */
 capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype);
 /* 1 when that kernel reads args->xq (so capt_gemm must quantize x first). */
-int capt_gemm_uses_xq(capt_isa isa, capt_dtype wtype, int M);
+int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *args);
 
 /* Runs y = x·Wᵀ + b on `pool` (NULL: the calling thread only) with the kernels of `isa`.
  * Checks shapes (K a multiple of 32 for quantized weights) and returns CAPT_E_ARG,

@@ -72,17 +72,7 @@ static int read_string_is(reader *r, const char *suffix, int op, const char *val
 
 static const capt_tensor *op_tensor(reader *r, int op, const char *suffix, int n_dims, int64_t d0, int64_t d1) {
     char key[256];
-    const capt_tensor *t = capt_file_find_tensor(r->file, key_of(r, suffix, op, key));
-    if (!t || t->n_dims != n_dims || t->dims[0] != d0 || (n_dims > 1 && t->dims[1] != d1)) {
-        capt_fail(r->err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld%s%lld]", key, (long long)d0,
-                  n_dims > 1 ? ", " : "", n_dims > 1 ? (long long)d1 : 0LL);
-        return NULL;
-    }
-    if ((uintptr_t)t->data % 4) {
-        capt_fail(r->err, CAPT_E_ARG, "model: the file buffer must be 4-byte aligned");
-        return NULL;
-    }
-    return t;
+    return capt_file_tensor_checked(r->file, key_of(r, suffix, op, key), n_dims, d0, d1, 0, r->err);
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -336,7 +326,7 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
             int pointwise = op->kh == 1 && op->kw == 1 && op->stride_h == 1 && op->stride_w == 1;
             if (!pointwise) im2col(x, in, op, out, work->im2col);
             capt_gemm_args g = {pointwise ? x : work->im2col, op->weight->data, op->weight->dtype, op->bias, y,
-                                out.h * out.w, out.c, (int)op->weight->dims[1], NULL};
+                                out.h * out.w, out.c, (int)op->weight->dims[1], NULL, 0};
             st = capt_gemm(pool, isa, &g, err);
             if (op->output_scale != 1.0f) scale_inplace(y, n_out, op->output_scale);
             if (op->relu6) relu6_inplace(y, n_out);

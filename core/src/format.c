@@ -354,3 +354,22 @@ size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n) {
     }
     return 0;
 }
+
+const capt_tensor *capt_file_tensor_checked(const capt_file *f, const char *name, int n_dims, int64_t d0, int64_t d1,
+                                            int need_f32, capt_error *err) {
+    const capt_tensor *t = capt_file_find_tensor(f, name);
+    if (!t || t->n_dims != n_dims || t->dims[0] != d0 || (n_dims > 1 && t->dims[1] != d1)) {
+        capt_fail(err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld%s%lld]", name, (long long)d0,
+                  n_dims > 1 ? ", " : "", n_dims > 1 ? (long long)d1 : 0LL);
+        return NULL;
+    }
+    if (need_f32 && t->dtype != CAPT_DTYPE_F32) {
+        capt_fail(err, CAPT_E_FORMAT, "model: tensor %s must be f32", name);
+        return NULL;
+    }
+    if ((uintptr_t)t->data % 4) {
+        capt_fail(err, CAPT_E_ARG, "model: the file buffer must be 4-byte aligned");
+        return NULL;
+    }
+    return t;
+}

@@ -23,6 +23,11 @@ capt_status capt_fail(capt_error *err, capt_status status, const char *fmt, ...)
 /* Inflates a gzip stream into a new buffer (caller frees); the size is capped. */
 capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len, capt_error *err);
 
+/* A tensor that must exist with this rank and leading dims (n_dims 1 or 2), f32 when
+ * need_f32, in a 4-byte aligned buffer; NULL with a message in err otherwise. */
+const capt_tensor *capt_file_tensor_checked(const capt_file *f, const char *name, int n_dims, int64_t d0, int64_t d1,
+                                            int need_f32, capt_error *err);
+
 /* Overflow-checked size arithmetic: return 0 on overflow, 1 otherwise. */
 static inline int capt_size_mul(size_t a, size_t b, size_t *out) {
     if (a != 0 && b > SIZE_MAX / a) return 0;

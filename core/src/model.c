@@ -5,29 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "convnet.h"
+#include "context.h"
 #include "internal.h"
-
-typedef struct preprocess {
-    int width, height;
-    float mean[3], std[3]; /* in 0..1 units: x = (p/255 - mean) / std */
-} preprocess;
-
-struct capt_model {
-    capt_file *file;
-    preprocess pre;
-    capt_convnet *encoder;
-    const capt_meta *labels; /* string array or NULL */
-};
-
-struct capt_context {
-    const capt_model *model;
-    capt_pool *pool;
-    capt_isa isa;
-    convnet_work work;
-    float *input; /* [height, width, 3] */
-    char error[256];
-};
 
 static capt_status read_preprocess(const capt_file *f, preprocess *p, capt_error *err) {
     const capt_meta *w = capt_file_find_meta(f, "preprocess.width"), *h = capt_file_find_meta(f, "preprocess.height");
@@ -66,6 +45,19 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
             st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: encoder.type must be \"convnet\"");
     }
     if (!st) st = capt_convnet_load(m->file, "encoder", &m->encoder, err);
+    if (!st && capt_file_find_meta(m->file, "decoder.type")) {
+        const capt_meta *type = capt_file_find_meta(m->file, "decoder.type");
+        if (type->type != CAPT_META_STRING || type->string_value.len != 11 ||
+            memcmp(type->string_value.ptr, "transformer", 11) != 0)
+            st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: decoder.type must be \"transformer\"");
+        if (!st) st = capt_decoder_load(m->file, &m->decoder, err);
+        if (!st) {
+            convnet_shape g = m->encoder->shapes[m->encoder->grid];
+            if (g.h != m->decoder->grid_h || g.w != m->decoder->grid_w || g.c != m->decoder->d_visual)
+                st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder expects a %dx%dx%d grid, the encoder gives %dx%dx%d",
+                               m->decoder->grid_h, m->decoder->grid_w, m->decoder->d_visual, g.h, g.w, g.c);
+        }
+    }
     if (!st) {
         convnet_shape in = m->encoder->shapes[0];
         if (in.h != m->pre.height || in.w != m->pre.width)
@@ -86,12 +78,15 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
 
 void capt_model_free(capt_model *m) {
     if (!m) return;
+    capt_decoder_free(m->decoder);
     capt_convnet_free(m->encoder);
     capt_file_free(m->file);
     free(m);
 }
 
 const capt_file *capt_model_file(const capt_model *m) { return m->file; }
+
+int capt_model_has_decoder(const capt_model *m) { return m && m->decoder != NULL; }
 
 size_t capt_model_label_count(const capt_model *m) { return m->labels ? m->labels->count : 0; }
 
@@ -120,6 +115,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         ctx->input = malloc(sizeof(float) * 3 * (size_t)model->pre.width * (size_t)model->pre.height);
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
+    if (!st && model->decoder) st = capt_decoder_state_alloc(model->decoder, CAPT_MAX_BEAM, &ctx->dec, err);
     if (st) {
         capt_context_free(ctx);
         return st;
@@ -131,6 +127,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
 void capt_context_free(capt_context *ctx) {
     if (!ctx) return;
     capt_convnet_work_free(ctx->model->encoder, &ctx->work);
+    capt_decoder_state_free(&ctx->dec);
     capt_pool_free(ctx->pool);
     free(ctx->input);
     free(ctx);
@@ -138,14 +135,13 @@ void capt_context_free(capt_context *ctx) {
 
 const char *capt_context_last_error(const capt_context *ctx) { return ctx->error; }
 
-static double now_ms(void) {
+double capt_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-/* Sets the context's message from a failure and returns its status. */
-static capt_status context_fail(capt_context *ctx, const capt_error *e) {
+capt_status capt_context_fail(capt_context *ctx, const capt_error *e) {
     snprintf(ctx->error, sizeof ctx->error, "%s", e->message);
     return e->status;
 }
@@ -154,11 +150,11 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
     if (!ctx || !image || !image->rgb || !out) return CAPT_E_ARG;
     const capt_model *m = ctx->model;
     capt_error e;
-    double t0 = now_ms();
+    double t0 = capt_now_ms();
     capt_image *resized = NULL;
     const capt_image *src = image;
     if (image->width != m->pre.width || image->height != m->pre.height) {
-        if (capt_image_resize(image, m->pre.width, m->pre.height, &resized, &e)) return context_fail(ctx, &e);
+        if (capt_image_resize(image, m->pre.width, m->pre.height, &resized, &e)) return capt_context_fail(ctx, &e);
         src = resized;
     }
     size_t pixels = (size_t)m->pre.width * m->pre.height;
@@ -170,8 +166,8 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++) ctx->input[3 * i + c] = (float)src->rgb[3 * i + c] * scale[c] + offset[c];
     capt_image_free(resized);
-    double t1 = now_ms();
-    if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e)) return context_fail(ctx, &e);
+    double t1 = capt_now_ms();
+    if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e)) return capt_context_fail(ctx, &e);
     const capt_convnet *net = m->encoder;
     convnet_shape g = net->shapes[net->grid];
     *out = (capt_features){g.h,
@@ -182,7 +178,7 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
                            net->shapes[net->logits].c,
                            capt_convnet_value(net, &ctx->work, net->logits),
                            t1 - t0,
-                           now_ms() - t1};
+                           capt_now_ms() - t1};
     ctx->error[0] = 0;
     return CAPT_OK;
 }

@@ -1,0 +1,400 @@
+/* caption.c — captioning an image: encoder, then the decoder's search (docs/model.md:
+ * greedy is beam search of width 1; optional sampling and no-repeat-ngram), then the
+ * text, per-token probabilities and cross-attention maps of the result. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+#include "internal.h"
+
+capt_caption_params capt_caption_default_params(void) {
+    capt_caption_params p;
+    memset(&p, 0, sizeof p);
+    p.beam = 3;
+    p.max_tokens = 20;
+    p.length_alpha = 1.0f;
+    p.top_p = 1.0f;
+    return p;
+}
+
+void capt_result_free(capt_result *r) {
+    if (!r) return;
+    free(r->caption);
+    free(r->tokens);
+    free(r->attention);
+    free(r->attention_mean);
+    free(r);
+}
+
+/* ---- hypotheses ---------------------------------------------------------------------- */
+
+typedef struct hyp {
+    int32_t *tokens; /* [max_tokens] */
+    float *probs;    /* [max_tokens] */
+    float *attn;     /* [max_tokens][layers * heads * N] */
+    int n;
+    float score;     /* sum of log p, in float32 as the reference */
+} hyp;
+
+typedef struct beams {
+    int width, max_tokens;
+    size_t attn_step; /* floats of one step's attention */
+    hyp *hyps;        /* [2 * width]: live and next point into it */
+    hyp *live, *next; /* [width] each */
+    hyp best;         /* the best finished hypothesis */
+    double best_score;
+    int finished;
+    float *storage;
+    int32_t *token_storage;
+} beams;
+
+static int beams_alloc(beams *bm, int width, int max_tokens, size_t attn_step) {
+    memset(bm, 0, sizeof *bm);
+    bm->width = width, bm->max_tokens = max_tokens, bm->attn_step = attn_step;
+    size_t n_hyp = 2 * (size_t)width + 1, per_hyp = (size_t)max_tokens * (1 + attn_step);
+    bm->hyps = calloc(2 * (size_t)width, sizeof(hyp));
+    bm->storage = malloc(n_hyp * per_hyp * sizeof(float));
+    bm->token_storage = malloc(n_hyp * (size_t)max_tokens * sizeof(int32_t));
+    if (!bm->hyps || !bm->storage || !bm->token_storage) return 0;
+    bm->live = bm->hyps;
+    bm->next = bm->hyps + width;
+    hyp *all[64];
+    for (int i = 0; i < width; i++) all[i] = &bm->live[i], all[width + i] = &bm->next[i];
+    all[2 * width] = &bm->best;
+    for (size_t i = 0; i < n_hyp; i++) {
+        all[i]->tokens = bm->token_storage + i * (size_t)max_tokens;
+        all[i]->probs = bm->storage + i * per_hyp;
+        all[i]->attn = all[i]->probs + max_tokens;
+    }
+    bm->best_score = -INFINITY;
+    return 1;
+}
+
+static void beams_free(beams *bm) {
+    free(bm->hyps);
+    free(bm->storage);
+    free(bm->token_storage);
+}
+
+static void hyp_copy(hyp *dst, const hyp *src, size_t attn_step) {
+    memcpy(dst->tokens, src->tokens, sizeof(int32_t) * (size_t)src->n);
+    memcpy(dst->probs, src->probs, sizeof(float) * (size_t)src->n);
+    memcpy(dst->attn, src->attn, sizeof(float) * (size_t)src->n * attn_step);
+    dst->n = src->n;
+    dst->score = src->score;
+}
+
+/* A finished hypothesis replaces the best only when strictly better: the earliest wins ties. */
+static void finish(beams *bm, const hyp *h, double normalized) {
+    bm->finished++;
+    if (normalized > bm->best_score) {
+        bm->best_score = normalized;
+        hyp_copy(&bm->best, h, bm->attn_step);
+    }
+}
+
+/* ---- one step of search ------------------------------------------------------------------- */
+
+/* log_softmax over V logits, in place. */
+static void log_softmax(float *x, int V) {
+    float max = x[0], sum = 0;
+    for (int v = 1; v < V; v++) max = x[v] > max ? x[v] : max;
+    for (int v = 0; v < V; v++) sum += expf(x[v] - max);
+    float lse = max + logf(sum);
+    for (int v = 0; v < V; v++) x[v] -= lse;
+}
+
+/* Bans every token that would repeat an n-gram already in h (n = no_repeat). */
+static void ban_repeats(const hyp *h, int no_repeat, float *logp) {
+    if (no_repeat < 1 || h->n + 1 < no_repeat) return;
+    const int32_t *t = h->tokens;
+    for (int i = 0; i + no_repeat <= h->n; i++) {
+        int same = 1;
+        for (int k = 0; k < no_repeat - 1 && same; k++) same = t[i + k] == t[h->n - no_repeat + 1 + k];
+        if (same) logp[t[i + no_repeat - 1]] = -INFINITY;
+    }
+}
+
+typedef struct candidate {
+    float score;
+    int index; /* hypothesis * V + token */
+} candidate;
+
+static int better(candidate a, candidate b) { return a.score > b.score || (a.score == b.score && a.index < b.index); }
+
+/* The best k candidates in order (k is small). */
+static int top_candidates(const float *logp, const hyp *live, int n_live, int V, candidate *top, int k) {
+    int n = 0;
+    for (int b = 0; b < n_live; b++) {
+        for (int v = 0; v < V; v++) {
+            candidate c = {live[b].score + logp[(size_t)b * V + v], b * V + v};
+            if (c.score == -INFINITY || (n == k && !better(c, top[n - 1]))) continue;
+            int i = n < k ? n++ : k - 1;
+            while (i > 0 && better(c, top[i - 1])) {
+                top[i] = top[i - 1];
+                i--;
+            }
+            top[i] = c;
+        }
+    }
+    return n;
+}
+
+static uint64_t next_random(uint64_t *state) { /* splitmix64 */
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Samples a token from softmax(logp / temperature) within the top-p nucleus. */
+static int sample(float *logp, int V, float temperature, float top_p, uint64_t *rng, int *order) {
+    float max = -INFINITY;
+    for (int v = 0; v < V; v++) max = logp[v] > max ? logp[v] : max;
+    double sum = 0;
+    for (int v = 0; v < V; v++) sum += (logp[v] = expf((logp[v] - max) / temperature));
+    for (int v = 0; v < V; v++) order[v] = v;
+    /* partial selection sort: only as far as the nucleus reaches */
+    double mass = 0;
+    int n = 0;
+    while (n < V && mass < top_p * sum) {
+        int best = n;
+        for (int v = n + 1; v < V; v++)
+            if (logp[order[v]] > logp[order[best]]) best = v;
+        int t = order[n];
+        order[n] = order[best], order[best] = t;
+        mass += logp[order[n++]];
+    }
+    double u = (double)(next_random(rng) >> 11) / 9007199254740992.0 * mass, acc = 0;
+    for (int i = 0; i < n; i++)
+        if ((acc += logp[order[i]]) >= u) return order[i];
+    return order[n - 1];
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+static int is_word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
+}
+
+/* CLIP-decoded text ("a man 's t - shirt , red ") -> "A man's t-shirt, red." (raw: trim only). */
+static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
+    size_t len = 0;
+    for (int i = 0; i < h->n; i++) len += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len;
+    char *s = malloc(len + 2), *out = malloc(len + 2);
+    if (!s || !out) {
+        free(s);
+        free(out);
+        return NULL;
+    }
+    size_t n = 0;
+    for (int i = 0; i < h->n; i++) {
+        capt_str t = capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]);
+        memcpy(s + n, t.ptr, t.len);
+        n += t.len;
+    }
+    while (n && s[n - 1] == ' ') n--;
+    size_t w = 0, start = 0;
+    while (start < n && s[start] == ' ') start++;
+    for (size_t i = start; i < n; i++) {
+        char c = s[i];
+        if (!raw && c == ' ' && i + 1 < n) {
+            char next = s[i + 1];
+            /* no space before punctuation or a contraction, none around a joining hyphen */
+            if (strchr(",.!?;:", next) || (next == '\'' && i + 2 < n && is_word_char(s[i + 2]))) continue;
+            if (next == '-' && i + 2 < n && s[i + 2] == ' ' && w && is_word_char(out[w - 1]) && i + 3 < n &&
+                is_word_char(s[i + 3])) {
+                out[w++] = '-';
+                i += 2;
+                continue;
+            }
+        }
+        out[w++] = c;
+    }
+    if (!raw && w) {
+        if (out[0] >= 'a' && out[0] <= 'z') out[0] = (char)(out[0] - 'a' + 'A');
+        if (!strchr(".!?", out[w - 1])) out[w++] = '.';
+    }
+    out[w] = 0;
+    free(s);
+    return out;
+}
+
+/* ---- the caption ------------------------------------------------------------------------------ */
+
+static capt_status build_result(const capt_decoder *dec, const hyp *h, int raw, capt_result **out) {
+    const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, T = h->n;
+    capt_result *r = calloc(1, sizeof *r);
+    size_t text_bytes = 0;
+    for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
+    if (r) {
+        r->caption = caption_text(dec, h, raw);
+        r->tokens = malloc(sizeof(capt_token) * (size_t)(T ? T : 1) + text_bytes);
+        r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
+        r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));
+    }
+    if (!r || !r->caption || !r->tokens || !r->attention || !r->attention_mean) {
+        capt_result_free(r);
+        return CAPT_E_NOMEM;
+    }
+    r->n_tokens = T, r->layers = L, r->heads = H, r->grid_h = dec->grid_h, r->grid_w = dec->grid_w;
+    char *texts = (char *)(r->tokens + (T ? T : 1));
+    for (int i = 0; i < T; i++) {
+        capt_str t = capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]);
+        memcpy(texts, t.ptr, t.len);
+        texts[t.len] = 0;
+        r->tokens[i] = (capt_token){h->tokens[i], texts, h->probs[i]};
+        texts += t.len + 1;
+    }
+    /* history [token][layer][head][cell] -> [layer][head][token][cell] and the head mean */
+    for (int l = 0; l < L; l++)
+        for (int t = 0; t < T; t++) {
+            float *mean = r->attention_mean + ((size_t)l * T + t) * N;
+            for (int c = 0; c < N; c++) mean[c] = 0;
+            for (int hd = 0; hd < H; hd++) {
+                const float *src = h->attn + (size_t)t * L * H * N + ((size_t)l * H + hd) * N;
+                memcpy(r->attention + (((size_t)l * H + hd) * T + t) * N, src, sizeof(float) * N);
+                for (int c = 0; c < N; c++) mean[c] += src[c] / (float)H;
+            }
+        }
+    *out = r;
+    return CAPT_OK;
+}
+
+static void report_partial(const capt_decoder *dec, const capt_caption_params *p, const hyp *h) {
+    if (!p->on_token) return;
+    char *text = caption_text(dec, h, p->raw);
+    if (text) p->on_token(p->user, text, h->n);
+    free(text);
+}
+
+static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_result **out) {
+    const capt_decoder *dec = ctx->model->decoder;
+    decoder_state *s = &ctx->dec;
+    const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w;
+    const size_t attn_step = (size_t)L * H * N;
+    beams bm;
+    candidate top[2 * CAPT_MAX_BEAM];
+    int32_t inputs[CAPT_MAX_BEAM];
+    int parent[CAPT_MAX_BEAM];
+    int *order = p->temperature > 0 ? malloc(sizeof(int) * (size_t)V) : NULL;
+    float *probs = p->temperature > 0 ? malloc(sizeof(float) * (size_t)V) : NULL;
+    uint64_t rng = p->seed;
+    capt_error e;
+    capt_status st = CAPT_OK;
+    if (!beams_alloc(&bm, B, p->max_tokens, attn_step) || (p->temperature > 0 && (!order || !probs))) {
+        beams_free(&bm);
+        free(order);
+        free(probs);
+        snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
+        return CAPT_E_NOMEM;
+    }
+    int n_live = 1, step;
+    bm.live[0].n = 0;
+    bm.live[0].score = 0.0f;
+    inputs[0] = CAPT_DECODER_START;
+    for (step = 0; step < p->max_tokens; step++) {
+        if ((st = capt_decoder_step(dec, s, ctx->pool, ctx->isa, inputs, n_live, step, &e)) != CAPT_OK) break;
+        for (int b = 0; b < n_live; b++) {
+            log_softmax(s->logits + (size_t)b * V, V);
+            ban_repeats(&bm.live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
+        }
+        int n_top;
+        if (p->temperature > 0) {
+            float *lp = s->logits, chosen_logp;
+            int v = sample(memcpy(probs, lp, sizeof(float) * (size_t)V), V, p->temperature, p->top_p, &rng, order);
+            chosen_logp = lp[v];
+            top[0] = (candidate){bm.live[0].score + chosen_logp, v};
+            n_top = 1;
+        } else {
+            n_top = top_candidates(s->logits, bm.live, n_live, V, top, n_live + B);
+        }
+        int n_next = 0;
+        for (int i = 0; i < n_top && n_next < B; i++) {
+            int b = top[i].index / V, v = top[i].index % V;
+            hyp *h = &bm.live[b];
+            float prob = expf(s->logits[(size_t)b * V + v]);
+            if (v == CAPT_DECODER_END) {
+                finish(&bm, h, (double)top[i].score / pow(h->n + 1, p->length_alpha));
+                continue;
+            }
+            hyp *nh = &bm.next[n_next];
+            hyp_copy(nh, h, attn_step);
+            nh->tokens[nh->n] = v;
+            nh->probs[nh->n] = prob;
+            memcpy(nh->attn + (size_t)nh->n * attn_step, s->cross_weights + (size_t)b * attn_step,
+                   sizeof(float) * attn_step);
+            nh->n++;
+            nh->score = top[i].score;
+            parent[n_next] = b;
+            inputs[n_next] = v;
+            n_next++;
+        }
+        if (bm.finished >= B || n_next == 0) break;
+        capt_decoder_reorder(dec, s, parent, n_next, step);
+        hyp *t = bm.live;
+        bm.live = bm.next, bm.next = t;
+        n_live = n_next;
+        report_partial(dec, p, &bm.live[0]);
+    }
+    if (!st && step == p->max_tokens)
+        for (int b = 0; b < n_live; b++)
+            finish(&bm, &bm.live[b], (double)bm.live[b].score / pow(bm.live[b].n > 1 ? bm.live[b].n : 1, p->length_alpha));
+    if (!st && (st = build_result(dec, &bm.best, p->raw, out)) != CAPT_OK)
+        snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
+    else if (st && st != CAPT_E_NOMEM)
+        capt_context_fail(ctx, &e);
+    beams_free(&bm);
+    free(order);
+    free(probs);
+    return st;
+}
+
+capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_caption_params *params,
+                         capt_result **out) {
+    if (!ctx || !image || !out) return CAPT_E_ARG;
+    *out = NULL;
+    capt_caption_params p = params ? *params : capt_caption_default_params();
+    const capt_decoder *dec = ctx->model->decoder;
+    if (!dec) {
+        snprintf(ctx->error, sizeof ctx->error, "this model has no caption decoder (an encoder-only file)");
+        return CAPT_E_UNSUPPORTED;
+    }
+    if (p.beam < 1 || p.beam > CAPT_MAX_BEAM || p.max_tokens < 1 || p.max_tokens >= dec->max_len ||
+        !(p.length_alpha >= 0 && p.length_alpha <= 10) || p.no_repeat_ngram < 0 || !(p.temperature >= 0) ||
+        (p.temperature > 0 && (p.beam != 1 || !(p.top_p > 0 && p.top_p <= 1)))) {
+        snprintf(ctx->error, sizeof ctx->error,
+                 "caption: beam must be 1..%d, max_tokens 1..%d, alpha 0..10; sampling needs beam 1 and top_p in (0, 1]",
+                 CAPT_MAX_BEAM, dec->max_len - 1);
+        return CAPT_E_ARG;
+    }
+    capt_features f;
+    capt_status st = capt_encode(ctx, image, &f);
+    if (st) return st;
+    double t0 = capt_now_ms();
+    capt_error e;
+    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, f.grid, &e)) != CAPT_OK)
+        return capt_context_fail(ctx, &e);
+    if ((st = search(ctx, &p, out)) != CAPT_OK) return st;
+    (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
+    (*out)->caption_ms = capt_now_ms() - t0;
+    ctx->error[0] = 0;
+    return CAPT_OK;
+}
+
+capt_status capt_caption_image(capt_context *ctx, const void *bytes, size_t len, const capt_caption_params *params,
+                               capt_result **out) {
+    if (!ctx || !out) return CAPT_E_ARG;
+    *out = NULL;
+    double t0 = capt_now_ms();
+    capt_image *img;
+    capt_error e;
+    if (capt_image_decode(bytes, len, &img, &e) != CAPT_OK) return capt_context_fail(ctx, &e);
+    double decode_ms = capt_now_ms() - t0;
+    capt_status st = capt_caption(ctx, img, params, out);
+    capt_image_free(img);
+    if (!st) (*out)->decode_ms = decode_ms;
+    return st;
+}

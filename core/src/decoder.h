@@ -1,0 +1,72 @@
+/* decoder.h — the caption decoder of docs/model.md: weights (in the file), per-context
+ * state (visual memory, cross-attention K/V, per-beam self-attention caches) and one
+ * decoding step for a batch of beams. */
+#ifndef CAPT_DECODER_H
+#define CAPT_DECODER_H
+
+#include "capt.h"
+#include "kernels.h"
+
+typedef struct linear {
+    const capt_tensor *w; /* [out, in], any dtype */
+    const float *b;       /* [out] */
+} linear;
+
+typedef struct decoder_layer {
+    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *ln3_w, *ln3_b; /* [d] */
+    linear self_q, self_k, self_v, self_o, cross_q, cross_k, cross_v, cross_o; /* [d, d] */
+    linear fc1; /* [mlp, d] */
+    linear fc2; /* [d, mlp] */
+} decoder_layer;
+
+typedef struct capt_decoder {
+    int d, heads, layers, mlp, max_len, grid_h, grid_w, d_visual, vocab;
+    float ln_eps;
+    linear visual;                        /* [d, d_visual] */
+    const float *row, *col;               /* [grid_h, d], [grid_w, d] */
+    const float *lnv_w, *lnv_b;           /* [d] */
+    const capt_tensor *tok_emb;           /* [vocab, d]: input embedding and output layer */
+    const float *pos;                     /* [max_len, d] */
+    const float *lnf_w, *lnf_b, *out_bias; /* [d], [d], [vocab] */
+    decoder_layer *layer;                 /* [layers] */
+    const capt_meta *token_text;          /* string[vocab] */
+} capt_decoder;
+
+#define CAPT_DECODER_START 0
+#define CAPT_DECODER_END 1
+
+capt_status capt_decoder_load(const capt_file *file, capt_decoder **out, capt_error *err);
+void capt_decoder_free(capt_decoder *dec);
+
+/* Work memory for one image and up to `max_beams` hypotheses. */
+typedef struct decoder_state {
+    int max_beams;
+    float *mem;                 /* [N, d] */
+    float *cross_k, *cross_v;   /* [layers][N, d] */
+    float *self_k, *self_v;     /* [max_beams][layers][max_len][d] */
+    float *self_k2, *self_v2;   /* the same, for reordering beams */
+    float *x, *h, *q, *att;     /* [max_beams, d] */
+    float *mlp;                 /* [max_beams, mlp] */
+    float *scores;              /* [max_beams, heads, max(max_len, N)] */
+    float *logits;              /* [max_beams, vocab] */
+    float *cross_weights;       /* [max_beams][layers][heads][N]: of the last step */
+    float *grid16;              /* [N, d_visual]: the grid rounded to f16 */
+} decoder_state;
+
+capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, decoder_state *s, capt_error *err);
+void capt_decoder_state_free(decoder_state *s);
+
+/* Computes the visual memory and every layer's cross-attention K/V for one image. */
+capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
+                               const float *grid, capt_error *err);
+
+/* One step for n_beams hypotheses at position t: tokens[b] is each one's input token;
+ * their caches hold positions 0..t-1. Writes s->logits [n_beams, vocab] and
+ * s->cross_weights, and stores position t in the caches. */
+capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
+                              const int32_t *tokens, int n_beams, int t, capt_error *err);
+
+/* Makes beam b's cache (positions 0..t) a copy of beam parent[b]'s, for all b. */
+void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t);
+
+#endif

@@ -1,0 +1,132 @@
+/* test_decoder_golden.c — the C decoder against PyTorch (tests/golden/decoder_golden.capt,
+ * written by train/export.py for 8 Flickr8k test images):
+ * - the encoder's grid of each image equals the one training stored (f16);
+ * - from that grid, the logits of the first 3 greedy steps are within 1e-3 (max abs) of
+ *   PyTorch on the shipped file's exact dequantized weights; against the fp32 weights the
+ *   largest difference is reported;
+ * - the greedy and beam-3 captions equal PyTorch's on the shipped weights, all 8 (and any
+ *   that differ from the fp32 model's are listed).
+ * Usage: test_decoder_golden MODEL.capt GOLDEN.capt   (CAPT_ASSETS: the shared folder) */
+#include <math.h>
+#include <string.h>
+
+#include "capt.h"
+#include "check.h"
+#include "context.h"
+#include "internal.h"
+
+static float max_abs_diff(const float *a, const float *b, size_t n) {
+    float m = 0;
+    for (size_t i = 0; i < n; i++) m = fmaxf(m, fabsf(a[i] - b[i]));
+    return m;
+}
+
+static int str_eq(capt_str s, const char *c) { return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0; }
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_decoder_golden MODEL.capt GOLDEN.capt\n");
+        return 2;
+    }
+    size_t model_len, golden_len;
+    unsigned char *model_bytes = check_read_file(argv[1], &model_len);
+    unsigned char *golden_bytes = check_read_file(argv[2], &golden_len);
+    capt_model *model;
+    capt_file *golden;
+    capt_context *ctx;
+    capt_error err;
+    if (capt_model_load(model_bytes, model_len, &model, &err) || capt_file_open(golden_bytes, golden_len, &golden, &err) ||
+        capt_context_create(model, NULL, &ctx, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    const capt_decoder *dec = model->decoder;
+    const capt_meta *images = capt_file_find_meta(golden, "golden.images");
+    const capt_meta *steps_meta = capt_file_find_meta(golden, "golden.steps");
+    CHECK(dec && images && steps_meta, "model with a decoder and a golden file");
+    if (!dec || !images || !steps_meta) return check_exit("test_decoder_golden");
+    const int V = dec->vocab, steps = (int)steps_meta->int_value, N = dec->grid_h * dec->grid_w;
+    const char *assets = getenv("CAPT_ASSETS");
+    float worst_exported = 0, worst_fp32 = 0, worst_grid = 0;
+    int same_greedy = 0, same_beam = 0, fp32_same_greedy = 0, fp32_same_beam = 0;
+    float *grid = malloc(sizeof(float) * (size_t)N * dec->d_visual);
+    float *logits = malloc(sizeof(float) * (size_t)steps * V);
+    for (size_t i = 0; i < images->count; i++) {
+        capt_str name = capt_meta_string_at(images, i);
+        char path[4096], key[64];
+        snprintf(path, sizeof path, "%s/data/flickr8k/images/%.*s", assets ? assets : "../shared", (int)name.len,
+                 name.ptr);
+        size_t len;
+        unsigned char *bytes = check_read_file(path, &len);
+        capt_image *img;
+        capt_features f;
+        CHECK(capt_image_decode(bytes, len, &img, &err) == CAPT_OK && capt_encode(ctx, img, &f) == CAPT_OK,
+              "encode %s", path);
+        snprintf(key, sizeof key, "grid.%zu", i);
+        const capt_tensor *g = capt_file_find_tensor(golden, key);
+        capt_dequantize_row(g->dtype, g->data, grid, g->n_elements);
+        for (size_t k = 0; k < (size_t)g->n_elements; k++)
+            worst_grid = fmaxf(worst_grid, fabsf(capt_f16_to_f32(capt_f32_to_f16(f.grid[k])) - grid[k]));
+
+        /* Logits of the first steps from the stored grid, along the greedy path. */
+        CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, &err) == CAPT_OK, "%s", err.message);
+        int32_t token = CAPT_DECODER_START;
+        for (int t = 0; t < steps; t++) {
+            CHECK(capt_decoder_step(dec, &ctx->dec, ctx->pool, ctx->isa, &token, 1, t, &err) == CAPT_OK, "%s",
+                  err.message);
+            memcpy(logits + (size_t)t * V, ctx->dec.logits, sizeof(float) * V);
+            int best = 0;
+            for (int v = 1; v < V; v++) best = ctx->dec.logits[v] > ctx->dec.logits[best] ? v : best;
+            token = best;
+        }
+        for (int which = 0; which < 2; which++) {
+            snprintf(key, sizeof key, "%s.logits.%zu", which ? "fp32" : "exported", i);
+            const capt_tensor *ref = capt_file_find_tensor(golden, key);
+            float d = max_abs_diff(logits, ref->data, (size_t)steps * V);
+            if (which) worst_fp32 = fmaxf(worst_fp32, d);
+            else worst_exported = fmaxf(worst_exported, d);
+        }
+        /* Whole captions, from the image. */
+        for (int beam = 1; beam <= 3; beam += 2) {
+            capt_caption_params p = capt_caption_default_params();
+            p.beam = beam;
+            p.raw = 1;
+            capt_result *r;
+            CHECK(capt_caption(ctx, img, &p, &r) == CAPT_OK, "caption");
+            for (int which = 0; which < 2; which++) {
+                snprintf(key, sizeof key, "%s.%s", which ? "fp32" : "exported", beam == 1 ? "greedy" : "beam3");
+                capt_str want = capt_meta_string_at(capt_file_find_meta(golden, key), i);
+                int same = str_eq(want, r->caption);
+                if (!which) {
+                    CHECK(same, "%s beam %d: C \"%s\" vs PyTorch \"%.*s\"", path, beam, r->caption, (int)want.len, want.ptr);
+                    *(beam == 1 ? &same_greedy : &same_beam) += same;
+                } else {
+                    if (!same)
+                        printf("  fp32 model differs (%s, beam %d): \"%.*s\" vs C \"%s\"\n", name.ptr, beam, (int)want.len,
+                               want.ptr, r->caption);
+                    *(beam == 1 ? &fp32_same_greedy : &fp32_same_beam) += same;
+                }
+            }
+            capt_result_free(r);
+        }
+        capt_image_free(img);
+        free(bytes);
+    }
+    printf("  encoder grid vs stored: max abs %.3g (f16)\n", worst_grid);
+    printf("  logits of %d steps: max abs %.3g vs the shipped weights, %.3g vs fp32\n", steps, worst_exported,
+           worst_fp32);
+    printf("  captions equal to PyTorch on the shipped weights: greedy %d/%zu, beam-3 %d/%zu; "
+           "on fp32: greedy %d/%zu, beam-3 %d/%zu\n",
+           same_greedy, images->count, same_beam, images->count, fp32_same_greedy, images->count, fp32_same_beam,
+           images->count);
+    CHECK(worst_grid == 0.0f, "the grid matches the stored features");
+    CHECK(worst_exported <= 1e-3f, "logits within 1e-3 of PyTorch on the shipped weights (%.3g)", worst_exported);
+    free(grid);
+    free(logits);
+    capt_context_free(ctx);
+    capt_model_free(model);
+    capt_file_free(golden);
+    free(model_bytes);
+    free(golden_bytes);
+    return check_exit("test_decoder_golden");
+}

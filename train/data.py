@@ -1,0 +1,90 @@
+"""Flickr8k captions, splits, the decoder vocabulary and the encoder features.
+
+Features come from the C engine itself (`capt features`, f16 [N, 49, 1280] + a names
+file), so training sees exactly what the engine computes at inference.
+"""
+import os
+import re
+
+import numpy as np
+
+from clip_bpe import ClipBPE
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ASSETS = os.environ.get("CAPT_ASSETS", os.path.join(HERE, "..", "..", "shared"))
+FLICKR = os.path.join(ASSETS, "data", "flickr8k")
+MERGES = os.path.join(ASSETS, "vocab", "bpe_simple_vocab_16e6.txt.gz")
+
+START, END = 0, 1  # decoder ids of <|startoftext|> and <|endoftext|>
+
+
+def load_captions(path=os.path.join(FLICKR, "Flickr8k.token.txt")):
+    """{image name: [5 captions]}; lines naming missing images are skipped."""
+    caps = {}
+    images = set(os.listdir(os.path.join(FLICKR, "images")))
+    for line in open(path, encoding="utf-8"):
+        if "\t" not in line:
+            continue
+        key, text = line.rstrip("\n").split("\t", 1)
+        name = key.split("#")[0]
+        if name in images:
+            caps.setdefault(name, []).append(text.strip())
+    return caps
+
+
+def load_split(split):
+    """Names of the official 'train', 'dev' or 'test' images (deduplicated, in order)."""
+    path = os.path.join(FLICKR, "Flickr_8k.%sImages.txt" % split)
+    seen, names = set(), []
+    for n in open(path).read().split():
+        if n not in seen:
+            seen.add(n)
+            names.append(n)
+    return names
+
+
+def clean_caption(text):
+    """The text a caption is trained on: no trailing period (the CLI adds one)."""
+    return re.sub(r"[\s.]+$", "", text.strip())
+
+
+class Vocab:
+    """Decoder ids: 0 = start, 1 = end, then the CLIP ids seen in training captions."""
+
+    def __init__(self, clip_ids, tokenizer):
+        self.clip_ids = [tokenizer.sot, tokenizer.eot] + sorted(set(clip_ids) - {tokenizer.sot, tokenizer.eot})
+        self.index = {c: i for i, c in enumerate(self.clip_ids)}
+        self.tokenizer = tokenizer
+
+    def __len__(self):
+        return len(self.clip_ids)
+
+    def encode(self, text):
+        """Decoder ids of a caption (no start/end); ids unseen in training are dropped."""
+        return [self.index[c] for c in self.tokenizer.encode(clean_caption(text)) if c in self.index]
+
+    def decode(self, ids):
+        """Text of decoder ids, stopping at the end token; spacing as CLIP decodes."""
+        clip = []
+        for i in ids:
+            if i == END:
+                break
+            if i != START:
+                clip.append(self.clip_ids[i])
+        return self.tokenizer.decode(clip).strip()
+
+
+def build_vocab(captions, train_names, tokenizer):
+    ids = set()
+    for n in train_names:
+        for c in captions[n]:
+            ids.update(tokenizer.encode(clean_caption(c)))
+    return Vocab(ids, tokenizer)
+
+
+def load_features(npy_path):
+    """(features f16 [N, tokens, channels], {image name: row})."""
+    feats = np.load(npy_path, mmap_mode="r")
+    names_path = npy_path[:-4] + ".txt"
+    rows = {os.path.basename(line.strip()): i for i, line in enumerate(open(names_path)) if line.strip()}
+    return feats, rows

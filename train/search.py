@@ -1,0 +1,77 @@
+"""Greedy and beam search over the decoder, as docs/model.md specifies them (the C
+engine implements the same rules, tie-breaks included, so their captions agree).
+
+Greedy: the highest-probability token (lowest id on ties) until the end token or
+max_tokens generated tokens.
+
+Beam (width B, length exponent alpha): every step, each live hypothesis h (sum of log
+probabilities s_h, n_h tokens so far) proposes all V tokens with s_h + log p(v). Walking
+the candidates from the best (ties: lower hypothesis index, then lower token id), an end
+token finishes its hypothesis with score (s_h + log p) / (n_h + 1)^alpha, any other
+token extends it, until B hypotheses are live. Search stops once B hypotheses have
+finished or after max_tokens steps (live ones then finish as they are, scored
+s / n^alpha). The caption is the finished hypothesis with the best score (the first
+finished on ties).
+"""
+import torch
+
+from data import END, START
+
+
+@torch.no_grad()
+def greedy(model, grid, max_tokens=20):
+    """grid: [B, N, C] -> list of token-id lists (end token excluded)."""
+    model.eval()
+    mem = model.memory(grid)
+    B = grid.shape[0]
+    tokens = torch.full((B, 1), START, dtype=torch.long)
+    done = torch.zeros(B, dtype=torch.bool)
+    for _ in range(max_tokens):
+        hidden, _ = model.hidden(None, tokens, mem=mem)
+        logits = model.project(hidden[:, -1])
+        nxt = logits.argmax(-1)  # first maximum: the lowest id on ties
+        nxt[done] = END
+        tokens = torch.cat([tokens, nxt[:, None]], 1)
+        done |= nxt == END
+        if done.all():
+            break
+    out = []
+    for row in tokens[:, 1:].tolist():
+        out.append(row[:row.index(END)] if END in row else row)
+    return out
+
+
+@torch.no_grad()
+def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, return_steps=False):
+    """One image (grid1: [1, N, C]) -> token ids of the best hypothesis."""
+    model.eval()
+    mem = model.memory(grid1)
+    live = [([], 0.0)]  # (tokens, sum of log p)
+    finished = []       # (normalized score, tokens)
+    for step in range(max_tokens):
+        seqs = torch.tensor([[START] + t for t, _ in live], dtype=torch.long)
+        hidden, _ = model.hidden(None, seqs, mem=mem.expand(len(live), -1, -1))
+        logp = model.project(hidden[:, -1]).float().log_softmax(-1)
+        scores = torch.tensor([s for _, s in live], dtype=torch.float32)[:, None] + logp  # [live, V]
+        flat = scores.reshape(-1)
+        # descending score; stable sort keeps (hypothesis, token) order on ties
+        order = torch.sort(flat, descending=True, stable=True).indices.tolist()
+        V = scores.shape[1]
+        new_live = []
+        for idx in order:
+            h, v = divmod(idx, V)
+            tokens, s = live[h][0], flat[idx].item()
+            if v == END:
+                finished.append((s / (len(tokens) + 1) ** alpha, tokens))
+            else:
+                new_live.append((tokens + [v], s))
+            if len(new_live) == width:
+                break
+        live = new_live
+        if len(finished) >= width:
+            break
+    else:
+        for tokens, s in live:
+            finished.append((s / max(len(tokens), 1) ** alpha, tokens))
+    best = max(range(len(finished)), key=lambda i: (finished[i][0], -i))
+    return finished[best][1]

@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""Trains the caption decoder on Flickr8k features extracted by the C engine.
+
+    train.py --features out/features/flickr8k.npy --out out/train/run [options]
+
+Each epoch draws one random caption of the five per training image; teacher forcing,
+label smoothing, dropout, AdamW with linear warmup and cosine decay. After every epoch:
+dev loss and per-token accuracy (all five captions), dev greedy BLEU-4 and CIDEr-D; the
+checkpoint with the best dev CIDEr-D is kept (early stopping after --patience epochs
+without improvement). Logs: OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and
+OUT/best.pt (resumable with --resume).
+"""
+import argparse
+import csv
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+import metrics  # noqa: E402
+import search  # noqa: E402
+from clip_bpe import ClipBPE  # noqa: E402
+from model import CaptionDecoder, Config  # noqa: E402
+
+
+def grid_batch(feats, rows, names):
+    """f16 features of these images as float32 [B, N, C] (values are f16-exact)."""
+    return torch.from_numpy(np.stack([feats[rows[n]] for n in names]).astype(np.float32))
+
+
+def token_batch(seqs, max_len):
+    """Teacher-forcing inputs [B, T] and targets [B, T] (-100 = ignored)."""
+    T = min(max(len(s) for s in seqs) + 1, max_len)
+    inp = torch.full((len(seqs), T), data.END, dtype=torch.long)
+    tgt = torch.full((len(seqs), T), -100, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        s = s[:T - 1]
+        inp[i, 0] = data.START
+        inp[i, 1:len(s) + 1] = torch.tensor(s, dtype=torch.long)
+        tgt[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        tgt[i, len(s)] = data.END
+    return inp, tgt
+
+
+@torch.no_grad()
+def evaluate_loss(model, feats, rows, names, caps, vocab, max_len, batch=200):
+    model.eval()
+    loss_sum = tokens = correct = 0
+    pairs = [(n, vocab.encode(c)) for n in names for c in caps[n]]
+    for i in range(0, len(pairs), batch):
+        chunk = pairs[i:i + batch]
+        inp, tgt = token_batch([s for _, s in chunk], max_len)
+        hidden, _ = model.hidden(grid_batch(feats, rows, [n for n, _ in chunk]), inp)
+        mask = tgt != -100
+        logits = model.project(hidden[mask])
+        loss_sum += F.cross_entropy(logits, tgt[mask], reduction="sum").item()
+        correct += (logits.argmax(-1) == tgt[mask]).sum().item()
+        tokens += mask.sum().item()
+    return loss_sum / tokens, correct / tokens
+
+
+def decode_split(model, feats, rows, names, vocab, max_tokens=20, batch=250):
+    hyps = []
+    for i in range(0, len(names), batch):
+        for ids in search.greedy(model, grid_batch(feats, rows, names[i:i + batch]), max_tokens):
+            hyps.append(vocab.decode(ids))
+    return hyps
+
+
+def plot(log_rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ep = [r["epoch"] for r in log_rows]
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    ax[0].plot(ep, [r["train_loss"] for r in log_rows], label="train")
+    ax[0].plot(ep, [r["dev_loss"] for r in log_rows], label="dev")
+    ax[0].set_title("loss")
+    ax[0].legend()
+    ax[1].plot(ep, [r["train_acc"] for r in log_rows], label="train")
+    ax[1].plot(ep, [r["dev_acc"] for r in log_rows], label="dev")
+    ax[1].set_title("per-token accuracy")
+    ax[1].legend()
+    ax[2].plot(ep, [r["dev_bleu4"] for r in log_rows], label="BLEU-4")
+    ax[2].plot(ep, [r["dev_cider_d"] for r in log_rows], label="CIDEr-D")
+    ax[2].set_title("dev, greedy")
+    ax[2].legend()
+    for a in ax:
+        a.set_xlabel("epoch")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--features", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--warmup-epochs", type=float, default=1.0)
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--d-model", type=int, default=256)
+    ap.add_argument("--heads", type=int, default=8)
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--mlp", type=int, default=1024)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--max-len", type=int, default=32)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    tok = ClipBPE(data.MERGES)
+    caps = data.load_captions()
+    train_names, dev_names = data.load_split("train"), data.load_split("dev")
+    vocab = data.build_vocab(caps, train_names, tok)
+    feats, rows = data.load_features(args.features)
+    feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
+    train_seqs = {n: [vocab.encode(c) for c in caps[n]] for n in train_names}
+    cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len,
+                 d_visual=feats.shape[2], dropout=args.dropout)
+    model = CaptionDecoder(cfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "tok" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    steps_per_epoch = (len(train_names) + args.batch - 1) // args.batch
+    total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warmup if s < warmup else
+                                              0.5 * (1 + np.cos(np.pi * min(1.0, (s - warmup) / max(1, total - warmup)))))
+    log_rows, start_epoch, best, since_best = [], 1, -1.0, 0
+    meta = {"config": cfg.to_dict(), "vocab": vocab.clip_ids, "args": vars(args)}
+    if args.resume and os.path.exists(os.path.join(args.out, "last.pt")):
+        ck = torch.load(os.path.join(args.out, "last.pt"))
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        log_rows, start_epoch, best, since_best = ck["log"], ck["epoch"] + 1, ck["best"], ck["since_best"]
+        random.setstate(ck["py_rng"])
+        torch.set_rng_state(ck["torch_rng"])
+    n_params = sum(p.numel() for p in model.parameters())
+    print("vocab %d, params %.2fM, %d steps/epoch" % (len(vocab), n_params / 1e6, steps_per_epoch), flush=True)
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        t0 = time.time()
+        model.train()
+        order = train_names[:]
+        random.shuffle(order)
+        loss_sum = acc_sum = tok_sum = 0
+        for i in range(0, len(order), args.batch):
+            names = order[i:i + args.batch]
+            inp, tgt = token_batch([random.choice(train_seqs[n]) for n in names], args.max_len)
+            hidden, _ = model.hidden(grid_batch(feats, rows, names), inp)
+            mask = tgt != -100
+            logits = model.project(hidden[mask])  # only where there is a target
+            loss = F.cross_entropy(logits, tgt[mask], label_smoothing=args.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            n = mask.sum().item()
+            loss_sum += loss.item() * n
+            acc_sum += (logits.argmax(-1) == tgt[mask]).sum().item()
+            tok_sum += n
+        dev_loss, dev_acc = evaluate_loss(model, feats, rows, dev_names, caps, vocab, args.max_len)
+        hyps = decode_split(model, feats, rows, dev_names, vocab)
+        scores = metrics.score_all(hyps, [caps[n] for n in dev_names])
+        row = {"epoch": epoch, "train_loss": loss_sum / tok_sum, "train_acc": acc_sum / tok_sum, "dev_loss": dev_loss,
+               "dev_acc": dev_acc, "dev_bleu4": scores["bleu4"], "dev_cider_d": scores["cider_d"],
+               "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+        log_rows.append(row)
+        improved = scores["cider_d"] > best
+        if improved:
+            best, since_best = scores["cider_d"], 0
+            torch.save({"model": model.state_dict(), **meta, "epoch": epoch, "dev": scores},
+                       os.path.join(args.out, "best.pt"))
+        else:
+            since_best += 1
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "log": log_rows,
+                    "epoch": epoch, "best": best, "since_best": since_best, "py_rng": random.getstate(),
+                    "torch_rng": torch.get_rng_state(), **meta}, os.path.join(args.out, "last.pt"))
+        with open(os.path.join(args.out, "log.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            w.writeheader()
+            w.writerows(log_rows)
+        plot(log_rows, os.path.join(args.out, "curves.png"))
+        print("epoch %2d  train %.3f acc %.3f  dev %.3f acc %.3f  BLEU-4 %.4f CIDEr-D %.4f  %s %.0fs  e.g. %s" % (
+            epoch, row["train_loss"], row["train_acc"], dev_loss, dev_acc, scores["bleu4"], scores["cider_d"],
+            "*" if improved else " ", row["seconds"], hyps[0]), flush=True)
+        if since_best >= args.patience:
+            print("early stop: no dev CIDEr-D gain for %d epochs" % args.patience)
+            break
+    json.dump({"best_dev_cider_d": best, "epochs": len(log_rows)}, open(os.path.join(args.out, "summary.json"), "w"))
+
+
+if __name__ == "__main__":
+    main()
