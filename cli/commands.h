@@ -9,5 +9,6 @@ int cmd_classify(const char *program, int argc, char **argv);
 int cmd_features(const char *program, int argc, char **argv);
 int cmd_decode(const char *program, int argc, char **argv);
 int cmd_caption(const char *program, int argc, char **argv);
+int cmd_attention(const char *program, int argc, char **argv);
 
 #endif

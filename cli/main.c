@@ -11,6 +11,7 @@ static const char usage[] =
     "  caption [--model F] [--beam N] [--max-tokens N] [--threads N] [--json] [--raw]\n"
     "          [--alpha A] [--no-repeat-ngram N] [--temperature T --top-p P --seed S] IMAGE|DIR|-...\n"
     "                                     caption images: IMAGE<TAB>caption, or JSON lines\n"
+    "  attention IMAGE --out F.png [--layer L] [--head H]  one heatmap per generated word\n"
     "  inspect FILE                       print a .capt file's metadata and tensor table\n"
     "  tokenize [--vocab F] TEXT...       print CLIP BPE token ids, one line per TEXT\n"
     "  tokenize [--vocab F] --jsonl       read {\"text\": ...} lines on stdin, print\n"
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "tokenize") == 0) return cmd_tokenize(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "classify") == 0) return cmd_classify(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "caption") == 0) return cmd_caption(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "attention") == 0) return cmd_attention(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "decode") == 0) return cmd_decode(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "features") == 0) return cmd_features(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argv[0], argc - 1, argv + 1);
