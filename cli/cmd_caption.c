@@ -88,7 +88,7 @@ typedef struct job {
     const capt_model *model;
     capt_caption_params params;
     paths in;
-    int json;
+    int json, first_logits;
     char **lines;  /* [n] finished output, printed in input order */
     int next, done, printed, failed;
 #ifndef CAPT_NO_THREADS
@@ -112,7 +112,7 @@ static void job_unlock(job *j) {
 #endif
 }
 
-static void format_result(strbuf *b, const char *path, const capt_result *r, int json) {
+static void format_result(strbuf *b, const char *path, const capt_result *r, int json, int first_logits) {
     if (!json) {
         sb_printf(b, "%s\t%s\n", path, r->caption);
         return;
@@ -155,8 +155,14 @@ static void format_result(strbuf *b, const char *path, const capt_result *r, int
         }
         sb_printf(b, "]");
     }
-    sb_printf(b, "]},\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"caption\":%.2f}}\n", r->decode_ms, r->encode_ms,
+    sb_printf(b, "]},\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"caption\":%.2f}", r->decode_ms, r->encode_ms,
               r->caption_ms);
+    if (first_logits) {
+        sb_printf(b, ",\"first_logits\":[");
+        for (int v = 0; v < r->vocab; v++) sb_printf(b, v ? ",%.6g" : "%.6g", r->first_logits[v]);
+        sb_printf(b, "]");
+    }
+    sb_printf(b, "}\n");
 }
 
 static void format_error(strbuf *b, const char *path, const char *why, int json) {
@@ -204,7 +210,7 @@ static void *worker(void *arg) {
         else if (capt_caption_image(ctx, bytes, len, &j->params, &r) != CAPT_OK)
             format_error(&b, j->in.v[i], capt_context_last_error(ctx), j->json);
         else {
-            format_result(&b, j->in.v[i], r, j->json);
+            format_result(&b, j->in.v[i], r, j->json, j->first_logits);
             failed = 0;
         }
         capt_result_free(r);
@@ -238,6 +244,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
         if (strcmp(a, "--json") == 0) j.json = 1;
+        else if (strcmp(a, "--first-logits") == 0) j.json = j.first_logits = 1;
         else if (strcmp(a, "--raw") == 0) j.params.raw = 1;
         else if (!v) ok = 0;
         else if (strcmp(a, "--model") == 0) model_path = argv[++i];

@@ -223,9 +223,10 @@ typedef struct capt_caption_params {
     float top_p;            /* sampling: smallest set of tokens with this much probability */
     uint64_t seed;          /* sampling: random seed */
     int raw;                /* 1: the model's text as is; 0: capitalized, with a period */
-    /* Called after every step with the best hypothesis so far (its text and token
-     * count); with beam search earlier words can still change. May be NULL. */
-    void (*on_token)(void *user, const char *partial_caption, int n_tokens);
+    /* Called after every step with the best hypothesis so far: its text, its newest
+     * token's text and its token count; with beam search earlier words can still
+     * change. May be NULL. */
+    void (*on_token)(void *user, const char *partial_caption, const char *token, int n_tokens);
     void *user;
 } capt_caption_params;
 
@@ -248,6 +249,8 @@ typedef struct capt_result {
     float *attention;
     float *attention_mean;
     double decode_ms, encode_ms, caption_ms; /* image decoding (capt_caption_image), encoder, decoder */
+    int vocab;
+    float *first_logits; /* [vocab]: the decoder's logits at the first step (for checks) */
 } capt_result;
 
 void capt_result_free(capt_result *result);

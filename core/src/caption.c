@@ -25,6 +25,7 @@ void capt_result_free(capt_result *r) {
     free(r->tokens);
     free(r->attention);
     free(r->attention_mean);
+    free(r->first_logits);
     free(r);
 }
 
@@ -224,7 +225,8 @@ static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
 
 /* ---- the caption ------------------------------------------------------------------------------ */
 
-static capt_status build_result(const capt_decoder *dec, const hyp *h, int raw, capt_result **out) {
+static capt_status build_result(const capt_decoder *dec, const hyp *h, const float *first_logits, int raw,
+                                capt_result **out) {
     const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, T = h->n;
     capt_result *r = calloc(1, sizeof *r);
     size_t text_bytes = 0;
@@ -234,12 +236,15 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, int raw, 
         r->tokens = malloc(sizeof(capt_token) * (size_t)(T ? T : 1) + text_bytes);
         r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
         r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));
+        r->first_logits = malloc(sizeof(float) * (size_t)dec->vocab);
     }
-    if (!r || !r->caption || !r->tokens || !r->attention || !r->attention_mean) {
+    if (!r || !r->caption || !r->tokens || !r->attention || !r->attention_mean || !r->first_logits) {
         capt_result_free(r);
         return CAPT_E_NOMEM;
     }
     r->n_tokens = T, r->layers = L, r->heads = H, r->grid_h = dec->grid_h, r->grid_w = dec->grid_w;
+    r->vocab = dec->vocab;
+    memcpy(r->first_logits, first_logits, sizeof(float) * (size_t)dec->vocab);
     char *texts = (char *)(r->tokens + (T ? T : 1));
     for (int i = 0; i < T; i++) {
         capt_str t = capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]);
@@ -265,8 +270,10 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, int raw, 
 
 static void report_partial(const capt_decoder *dec, const capt_caption_params *p, const hyp *h) {
     if (!p->on_token) return;
-    char *text = caption_text(dec, h, p->raw);
-    if (text) p->on_token(p->user, text, h->n);
+    char *text = caption_text(dec, h, p->raw), token[256];
+    capt_str last = capt_meta_string_at(dec->token_text, (size_t)h->tokens[h->n - 1]);
+    snprintf(token, sizeof token, "%.*s", (int)last.len, last.ptr);
+    if (text) p->on_token(p->user, text, token, h->n);
     free(text);
 }
 
@@ -280,14 +287,16 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_
     int32_t inputs[CAPT_MAX_BEAM];
     int parent[CAPT_MAX_BEAM];
     int *order = p->temperature > 0 ? malloc(sizeof(int) * (size_t)V) : NULL;
+    float *first_logits = malloc(sizeof(float) * (size_t)V);
     float *probs = p->temperature > 0 ? malloc(sizeof(float) * (size_t)V) : NULL;
     uint64_t rng = p->seed;
     capt_error e;
     capt_status st = CAPT_OK;
-    if (!beams_alloc(&bm, B, p->max_tokens, attn_step) || (p->temperature > 0 && (!order || !probs))) {
+    if (!beams_alloc(&bm, B, p->max_tokens, attn_step) || !first_logits || (p->temperature > 0 && (!order || !probs))) {
         beams_free(&bm);
         free(order);
         free(probs);
+        free(first_logits);
         snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
         return CAPT_E_NOMEM;
     }
@@ -297,6 +306,7 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_
     inputs[0] = CAPT_DECODER_START;
     for (step = 0; step < p->max_tokens; step++) {
         if ((st = capt_decoder_step(dec, s, ctx->pool, ctx->isa, inputs, n_live, step, &e)) != CAPT_OK) break;
+        if (step == 0) memcpy(first_logits, s->logits, sizeof(float) * (size_t)V);
         for (int b = 0; b < n_live; b++) {
             log_softmax(s->logits + (size_t)b * V, V);
             ban_repeats(&bm.live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
@@ -342,13 +352,14 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_
     if (!st && step == p->max_tokens)
         for (int b = 0; b < n_live; b++)
             finish(&bm, &bm.live[b], (double)bm.live[b].score / pow(bm.live[b].n > 1 ? bm.live[b].n : 1, p->length_alpha));
-    if (!st && (st = build_result(dec, &bm.best, p->raw, out)) != CAPT_OK)
+    if (!st && (st = build_result(dec, &bm.best, first_logits, p->raw, out)) != CAPT_OK)
         snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
     else if (st && st != CAPT_E_NOMEM)
         capt_context_fail(ctx, &e);
     beams_free(&bm);
     free(order);
     free(probs);
+    free(first_logits);
     return st;
 }
 

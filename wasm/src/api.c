@@ -1,0 +1,129 @@
+/* api.c — the C side of the JavaScript API (wasm/src/captioner.js): a session owns the
+ * model bytes, the model, one context and the last error; results are read field by
+ * field. Every function is safe to call with a failed session: it reports the error. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <emscripten.h>
+
+#include "capt.h"
+
+typedef struct session {
+    unsigned char *bytes; /* the model file, owned: the model reads it in place */
+    capt_model *model;
+    capt_context *ctx;
+    char error[256];
+    int status;
+} session;
+
+/* Streams the best hypothesis to the JavaScript side (Module.onCaptToken). */
+EM_JS(void, js_on_token, (const char *text, const char *token, int n_tokens), {
+    if (Module["onCaptToken"]) Module["onCaptToken"](UTF8ToString(text), UTF8ToString(token), n_tokens);
+});
+
+static void on_token(void *user, const char *text, const char *token, int n_tokens) {
+    (void)user;
+    js_on_token(text, token, n_tokens);
+}
+
+static void set_error(session *s, capt_status st, const char *msg) {
+    s->status = st;
+    strncpy(s->error, msg, sizeof s->error - 1);
+    s->error[sizeof s->error - 1] = 0;
+}
+
+/* Takes ownership of `bytes` (allocated with malloc by the caller). */
+EMSCRIPTEN_KEEPALIVE session *capt_js_load(unsigned char *bytes, size_t len, int n_threads) {
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        free(bytes);
+        return NULL;
+    }
+    s->bytes = bytes;
+    capt_error err;
+    capt_context_params p = capt_context_default_params();
+    p.n_threads = n_threads > 0 ? n_threads : 1;
+    if (capt_model_load(bytes, len, &s->model, &err) || capt_context_create(s->model, &p, &s->ctx, &err))
+        set_error(s, err.status, err.message);
+    else if (!capt_model_has_decoder(s->model))
+        set_error(s, CAPT_E_UNSUPPORTED, "this model has no caption decoder");
+    return s;
+}
+
+EMSCRIPTEN_KEEPALIVE const char *capt_js_error(const session *s) { return s ? s->error : "out of memory"; }
+EMSCRIPTEN_KEEPALIVE int capt_js_status(const session *s) { return s ? (int)s->status : (int)CAPT_E_NOMEM; }
+
+EMSCRIPTEN_KEEPALIVE void capt_js_free(session *s) {
+    if (!s) return;
+    capt_context_free(s->ctx);
+    capt_model_free(s->model);
+    free(s->bytes);
+    free(s);
+}
+
+static capt_caption_params params(int beam, int max_tokens, float alpha, int raw, int stream) {
+    capt_caption_params p = capt_caption_default_params();
+    p.beam = beam;
+    p.max_tokens = max_tokens;
+    p.length_alpha = alpha;
+    p.raw = raw;
+    if (stream) p.on_token = on_token;
+    return p;
+}
+
+static capt_result *finish(session *s, capt_status st, capt_result *r) {
+    if (st) {
+        set_error(s, st, capt_context_last_error(s->ctx));
+        return NULL;
+    }
+    s->status = CAPT_OK;
+    s->error[0] = 0;
+    return r;
+}
+
+/* Encoded image bytes (JPEG, PNG, BMP, GIF) -> a result, or NULL (see capt_js_error). */
+EMSCRIPTEN_KEEPALIVE capt_result *capt_js_caption_bytes(session *s, const unsigned char *bytes, size_t len, int beam,
+                                                        int max_tokens, float alpha, int raw, int stream) {
+    if (!s || !s->ctx) return NULL;
+    capt_caption_params p = params(beam, max_tokens, alpha, raw, stream);
+    capt_result *r = NULL;
+    return finish(s, capt_caption_image(s->ctx, bytes, len, &p, &r), r);
+}
+
+/* RGBA pixels (canvas ImageData, video frames) -> a result, or NULL. */
+EMSCRIPTEN_KEEPALIVE capt_result *capt_js_caption_rgba(session *s, const unsigned char *rgba, int width, int height,
+                                                       int stride, int beam, int max_tokens, float alpha, int raw,
+                                                       int stream) {
+    if (!s || !s->ctx) return NULL;
+    capt_image *img;
+    capt_error err;
+    if (capt_image_from_rgba(rgba, width, height, stride, &img, &err)) {
+        set_error(s, err.status, err.message);
+        return NULL;
+    }
+    capt_caption_params p = params(beam, max_tokens, alpha, raw, stream);
+    capt_result *r = NULL;
+    capt_status st = capt_caption(s->ctx, img, &p, &r);
+    capt_image_free(img);
+    return finish(s, st, r);
+}
+
+EMSCRIPTEN_KEEPALIVE void capt_js_result_free(capt_result *r) { capt_result_free(r); }
+EMSCRIPTEN_KEEPALIVE const char *capt_js_result_caption(const capt_result *r) { return r->caption; }
+EMSCRIPTEN_KEEPALIVE int capt_js_result_n_tokens(const capt_result *r) { return r->n_tokens; }
+EMSCRIPTEN_KEEPALIVE const char *capt_js_result_token_text(const capt_result *r, int i) { return r->tokens[i].text; }
+EMSCRIPTEN_KEEPALIVE float capt_js_result_token_prob(const capt_result *r, int i) { return r->tokens[i].prob; }
+EMSCRIPTEN_KEEPALIVE int capt_js_result_token_id(const capt_result *r, int i) { return r->tokens[i].id; }
+/* [layers, heads, grid_h, grid_w] */
+EMSCRIPTEN_KEEPALIVE int capt_js_result_shape(const capt_result *r, int which) {
+    int shape[4] = {r->layers, r->heads, r->grid_h, r->grid_w};
+    return which >= 0 && which < 4 ? shape[which] : 0;
+}
+EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention(const capt_result *r) { return r->attention; }
+EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention_mean(const capt_result *r) { return r->attention_mean; }
+EMSCRIPTEN_KEEPALIVE int capt_js_result_vocab(const capt_result *r) { return r->vocab; }
+EMSCRIPTEN_KEEPALIVE const float *capt_js_result_first_logits(const capt_result *r) { return r->first_logits; }
+/* 0 decode, 1 encode, 2 caption (ms) */
+EMSCRIPTEN_KEEPALIVE double capt_js_result_timing(const capt_result *r, int which) {
+    return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : r->caption_ms;
+}

@@ -1,0 +1,84 @@
+// Type declarations of capt.js (wasm/src/captioner.js).
+
+export interface Progress {
+  loaded: number;
+  /** 0 when the server did not say */
+  total: number;
+}
+
+export interface LoadOptions {
+  onProgress?: (progress: Progress) => void;
+  /** Which build to run; by default SIMD128 where supported. */
+  variant?: 'simd' | 'plain';
+}
+
+export interface TokenEvent {
+  /** the newest token's text */
+  token: string;
+  /** the best caption so far (with beam search, earlier words can still change) */
+  partial: string;
+  nTokens: number;
+}
+
+export interface CaptionOptions {
+  /** 1 = greedy; default 3 */
+  beam?: number;
+  /** default 20 */
+  maxTokens?: number;
+  /** beam length exponent, default 1.0 */
+  alpha?: number;
+  /** keep the model's text (no capital, no period) */
+  raw?: boolean;
+  onToken?: (event: TokenEvent) => void;
+  /** also return the decoder's logits at the first step (for checks) */
+  firstLogits?: boolean;
+}
+
+export interface Token {
+  id: number;
+  text: string;
+  /** probability of the token when it was chosen */
+  p: number;
+}
+
+export interface Attention {
+  layers: number;
+  heads: number;
+  /** [rows, columns] of visual tokens */
+  grid: [number, number];
+  /** maps[layer][head][token]: rows * columns weights */
+  maps: Float32Array[][][];
+  /** mean[layer][token]: the average over heads */
+  mean: Float32Array[][];
+}
+
+export interface CaptionResult {
+  caption: string;
+  tokens: Token[];
+  attention: Attention;
+  timingsMs: { decode: number; encode: number; caption: number; total: number };
+  firstLogits?: Float32Array;
+}
+
+export type ImageInput = Uint8Array | ArrayBuffer | Blob | ImageData | ImageBitmap;
+
+export declare function simdSupported(): boolean;
+export declare function fetchModel(source: string | URL | ArrayBuffer | Uint8Array,
+  onProgress?: (p: Progress) => void): Promise<Uint8Array>;
+
+export declare class Captioner {
+  static load(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Captioner>;
+  readonly variant: 'simd' | 'plain';
+  /** bytes of WebAssembly memory (flat across captions when nothing leaks) */
+  readonly heapBytes: number;
+  caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
+  dispose(): void;
+}
+
+export interface WorkerCaptioner {
+  readonly variant: 'simd' | 'plain';
+  caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
+  dispose(): void;
+}
+
+export declare function createWorkerCaptioner(modelUrl: string | URL, options?: LoadOptions): Promise<WorkerCaptioner>;

@@ -1,0 +1,262 @@
+// capt.js — image captions in the browser or Node (>= 20), from capt's WebAssembly build.
+//
+//   import { Captioner } from './capt.js';
+//   const c = await Captioner.load(urlOrBytes, { onProgress });
+//   const r = await c.caption(input, { beam: 3, maxTokens: 20, onToken });
+//   c.dispose();
+//
+// The SIMD128 build is used where the engine supports it, the plain build elsewhere.
+// Errors (bad model, corrupt image, out of memory) reject with the engine's message and
+// leave the captioner usable.
+
+const IS_NODE = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
+
+// The smallest module that uses a SIMD128 instruction (i8x16.splat), for feature detection.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0,
+  65, 0, 253, 15, 253, 98, 11]);
+
+export function simdSupported() {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+async function loadEngine(variant) {
+  const factory = variant === 'simd' ? (await import('./capt-simd.js')).default : (await import('./capt-plain.js')).default;
+  const file = `capt-${variant}.wasm`;
+  const options = {};
+  if (IS_NODE) {
+    const { readFile } = await import('node:fs/promises');
+    options.wasmBinary = await readFile(new URL(file, import.meta.url));
+  } else {
+    options.locateFile = (name) => new URL(name, import.meta.url).href;
+  }
+  return factory(options);
+}
+
+/** Fetches a URL (or file path in Node) with byte progress; passes bytes through. */
+export async function fetchModel(source, onProgress) {
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (IS_NODE && !/^https?:/.test(String(source))) {
+    const { readFile } = await import('node:fs/promises');
+    const bytes = new Uint8Array(await readFile(source));
+    onProgress?.({ loaded: bytes.length, total: bytes.length });
+    return bytes;
+  }
+  const response = await fetch(source);
+  if (!response.ok) throw new Error(`cannot download the model: HTTP ${response.status} for ${source}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    onProgress?.({ loaded: bytes.length, total: bytes.length });
+    return bytes;
+  }
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    onProgress?.({ loaded, total });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.length;
+  }
+  return bytes;
+}
+
+async function toPixels(input) {
+  // -> { bytes } for encoded images or { rgba, width, height } for pixels
+  if (input instanceof ArrayBuffer) return { bytes: new Uint8Array(input) };
+  if (ArrayBuffer.isView(input)) return { bytes: new Uint8Array(input.buffer, input.byteOffset, input.byteLength) };
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return { bytes: new Uint8Array(await input.arrayBuffer()) };
+  if (input && input.data && input.width && input.height) {
+    return { rgba: input.data, width: input.width, height: input.height }; // ImageData (or alike)
+  }
+  if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) {
+    const canvas = new OffscreenCanvas(input.width, input.height);
+    const g = canvas.getContext('2d');
+    g.drawImage(input, 0, 0);
+    const d = g.getImageData(0, 0, input.width, input.height);
+    return { rgba: d.data, width: d.width, height: d.height };
+  }
+  throw new TypeError('caption() takes encoded image bytes (Uint8Array, ArrayBuffer, Blob), ImageData or ImageBitmap');
+}
+
+export class Captioner {
+  #m;
+  #session;
+  #busy = Promise.resolve();
+
+  constructor(module, session, variant) {
+    this.#m = module;
+    this.#session = session;
+    /** 'simd' or 'plain': the build in use */
+    this.variant = variant;
+  }
+
+  /**
+   * Loads a model file (URL, path in Node, or its bytes).
+   * @param {string|URL|ArrayBuffer|Uint8Array} source
+   * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'simd'|'plain'}} [options]
+   */
+  static async load(source, options = {}) {
+    const variant = options.variant ?? (simdSupported() ? 'simd' : 'plain');
+    const [m, bytes] = await Promise.all([loadEngine(variant), fetchModel(source, options.onProgress)]);
+    const ptr = m._malloc(bytes.length);
+    if (!ptr) throw new Error(`out of memory for a ${bytes.length}-byte model`);
+    m.HEAPU8.set(bytes, ptr);
+    const session = m._capt_js_load(ptr, bytes.length, 1); // the session owns ptr now
+    if (!session) throw new Error('out of memory');
+    if (m._capt_js_status(session) !== 0) {
+      const message = m.UTF8ToString(m._capt_js_error(session));
+      m._capt_js_free(session);
+      throw new Error(message);
+    }
+    return new Captioner(m, session, variant);
+  }
+
+  /**
+   * Captions an image.
+   * @param {Uint8Array|ArrayBuffer|Blob|ImageData|ImageBitmap} input
+   * @param {{beam?: number, maxTokens?: number, alpha?: number, raw?: boolean,
+   *          onToken?: (t: {token: string, partial: string, nTokens: number}) => void}} [options]
+   */
+  caption(input, options = {}) {
+    // one caption at a time per instance: calls queue up
+    const run = this.#busy.then(() => this.#caption(input, options));
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #caption(input, { beam = 3, maxTokens = 20, alpha = 1.0, raw = false, onToken, firstLogits = false } = {}) {
+    const m = this.#m;
+    if (!this.#session) throw new Error('this captioner was disposed');
+    const pixels = await toPixels(input);
+    const t0 = performance.now();
+    const data = pixels.bytes ?? pixels.rgba;
+    const ptr = m._malloc(Math.max(1, data.length));
+    if (!ptr) throw new Error('out of memory for the image');
+    m.HEAPU8.set(data, ptr);
+    m.onCaptToken = onToken ? (partial, token, nTokens) => onToken({ token, partial, nTokens }) : null;
+    let result = 0;
+    try {
+      result = pixels.bytes
+        ? m._capt_js_caption_bytes(this.#session, ptr, data.length, beam, maxTokens, alpha, raw ? 1 : 0, onToken ? 1 : 0)
+        : m._capt_js_caption_rgba(this.#session, ptr, pixels.width, pixels.height, pixels.width * 4, beam, maxTokens,
+          alpha, raw ? 1 : 0, onToken ? 1 : 0);
+    } finally {
+      m._free(ptr);
+      m.onCaptToken = null;
+    }
+    if (!result) throw new Error(m.UTF8ToString(m._capt_js_error(this.#session)));
+    try {
+      const out = this.#read(result, performance.now() - t0);
+      if (firstLogits) {
+        const n = m._capt_js_result_vocab(result);
+        out.firstLogits = new Float32Array(m.HEAPU8.buffer, m._capt_js_result_first_logits(result), n).slice();
+      }
+      return out;
+    } finally {
+      m._capt_js_result_free(result);
+    }
+  }
+
+  #read(r, totalMs) {
+    const m = this.#m;
+    const n = m._capt_js_result_n_tokens(r);
+    const [layers, heads, gh, gw] = [0, 1, 2, 3].map((i) => m._capt_js_result_shape(r, i));
+    const cells = gh * gw;
+    const att = new Float32Array(m.HEAPU8.buffer, m._capt_js_result_attention(r), layers * heads * n * cells).slice();
+    const mean = new Float32Array(m.HEAPU8.buffer, m._capt_js_result_attention_mean(r), layers * n * cells).slice();
+    const maps = [];
+    const meanMaps = [];
+    for (let l = 0; l < layers; l++) {
+      const perHead = [];
+      for (let h = 0; h < heads; h++) {
+        const perToken = [];
+        for (let t = 0; t < n; t++) perToken.push(att.subarray(((l * heads + h) * n + t) * cells, ((l * heads + h) * n + t + 1) * cells));
+        perHead.push(perToken);
+      }
+      maps.push(perHead);
+      const perToken = [];
+      for (let t = 0; t < n; t++) perToken.push(mean.subarray((l * n + t) * cells, (l * n + t + 1) * cells));
+      meanMaps.push(perToken);
+    }
+    const tokens = [];
+    for (let i = 0; i < n; i++) {
+      tokens.push({ id: m._capt_js_result_token_id(r, i), text: m.UTF8ToString(m._capt_js_result_token_text(r, i)),
+        p: m._capt_js_result_token_prob(r, i) });
+    }
+    return {
+      caption: m.UTF8ToString(m._capt_js_result_caption(r)),
+      tokens,
+      attention: { layers, heads, grid: [gh, gw], maps, mean: meanMaps },
+      timingsMs: { decode: m._capt_js_result_timing(r, 0), encode: m._capt_js_result_timing(r, 1),
+        caption: m._capt_js_result_timing(r, 2), total: totalMs },
+    };
+  }
+
+  /** Bytes of WebAssembly memory in use (its heap only grows; a flat size means no leak). */
+  get heapBytes() {
+    return this.#m.HEAPU8.length;
+  }
+
+  dispose() {
+    if (this.#session) this.#m._capt_js_free(this.#session);
+    this.#session = 0;
+  }
+}
+
+/**
+ * The same API in a Web Worker, so the page never blocks. Resolves once the model is loaded.
+ * @param {string|URL} modelUrl
+ * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'simd'|'plain'}} [options]
+ */
+export function createWorkerCaptioner(modelUrl, options = {}) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  let nextId = 1;
+  const pending = new Map();
+  worker.onmessage = (e) => {
+    const msg = e.data;
+    const p = pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'progress') p.onProgress?.(msg.progress);
+    else if (msg.type === 'token') p.onToken?.(msg.token);
+    else {
+      pending.delete(msg.id);
+      if (msg.type === 'error') p.reject(new Error(msg.message));
+      else p.resolve(msg.result);
+    }
+  };
+  worker.onerror = (e) => {
+    for (const p of pending.values()) p.reject(new Error(e.message || 'the captioning worker failed'));
+    pending.clear();
+  };
+  const call = (type, payload, handlers = {}) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject, ...handlers });
+    worker.postMessage({ id, type, ...payload });
+  });
+  const source = modelUrl instanceof URL ? modelUrl.href : modelUrl;
+  return call('load', { source, variant: options.variant }, { onProgress: options.onProgress }).then((info) => ({
+    variant: info.variant,
+    caption: (input, opts = {}) => {
+      const { onToken, ...rest } = opts;
+      return call('caption', { input, options: { ...rest, stream: !!onToken } }, { onToken });
+    },
+    dispose: () => {
+      worker.terminate();
+      for (const p of pending.values()) p.reject(new Error('the captioner was disposed'));
+      pending.clear();
+    },
+  }));
+}
