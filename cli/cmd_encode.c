@@ -118,6 +118,7 @@ typedef struct feature_job {
     FILE *npy;           /* single-file output: rows at their list index */
     const char *out_dir; /* or one .npy per image */
     unsigned char *ok;   /* [n] 1 when the image's row was written */
+    int flip;            /* mirror images left-right first (training augmentation) */
     int n_threads;
     double start;
 #ifndef CAPT_NO_THREADS
@@ -191,6 +192,18 @@ static int write_row(feature_job *job, int index, const capt_features *f, uint16
     return ok;
 }
 
+static void mirror(capt_image *img) {
+    for (int y = 0; y < img->height; y++) {
+        uint8_t *row = img->rgb + (size_t)y * img->width * 3;
+        for (int a = 0, b = img->width - 1; a < b; a++, b--)
+            for (int c = 0; c < 3; c++) {
+                uint8_t t = row[3 * a + c];
+                row[3 * a + c] = row[3 * b + c];
+                row[3 * b + c] = t;
+            }
+    }
+}
+
 static void *feature_worker(void *arg) {
     feature_job *job = arg;
     capt_context *ctx = NULL;
@@ -210,6 +223,7 @@ static void *feature_worker(void *arg) {
         if (i >= job->n) break;
         char why[256] = "";
         capt_image *img = load_image(job->paths[i], why, sizeof why);
+        if (img && job->flip) mirror(img);
         capt_features f;
         int ok = img && capt_encode(ctx, img, &f) == CAPT_OK;
         if (img && !ok) snprintf(why, sizeof why, "%s", capt_context_last_error(ctx));
@@ -293,9 +307,10 @@ static char **read_list(const char *list, const char *root, int *n) {
 
 int cmd_features(const char *program, int argc, char **argv) {
     const char *model_path = NULL, *list = NULL, *root = NULL, *out = NULL;
-    int threads = 1;
+    int threads = 1, flip = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model_path = argv[++i];
+        else if (strcmp(argv[i], "--flip") == 0) flip = 1;
         else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc) list = argv[++i];
         else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) root = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
@@ -308,7 +323,7 @@ int cmd_features(const char *program, int argc, char **argv) {
     }
     if (!list || !out) {
         fprintf(stderr, "usage: capt features [--model FILE] --list LIST [--root DIR] --out FILE.npy|DIR "
-                        "[--threads N]\n");
+                        "[--threads N] [--flip]\n");
         return 2;
     }
     size_t out_len = strlen(out);
@@ -332,6 +347,7 @@ int cmd_features(const char *program, int argc, char **argv) {
     job.paths = paths;
     job.n = n;
     job.out_dir = single ? NULL : out;
+    job.flip = flip;
     job.ok = calloc((size_t)(n ? n : 1), 1);
     job.start = now_seconds();
     /* The grid size comes from one run on a blank image. */

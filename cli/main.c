@@ -18,7 +18,7 @@ static const char usage[] =
     "                                     {\"ids\": [...], \"decoded\": \"...\"} lines\n"
     "  tokenize [--vocab F] --decode ID...  print the text of token ids\n"
     "  classify [--model F] [--top N] IMAGE...  top ImageNet classes of images\n"
-    "  features [--model F] --list LIST [--root DIR] --out FILE.npy|DIR [--threads N]\n"
+    "  features [--model F] --list LIST [--root DIR] --out FILE.npy|DIR [--threads N] [--flip]\n"
     "                                     the encoder's visual tokens (f16) of every image\n"
     "  decode IMAGE OUT.ppm [--size WxH]  the pixels the engine sees, as PPM\n"
     "  bench gemm [--threads N] [--min-time S]\n"

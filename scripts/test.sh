@@ -9,6 +9,7 @@ bash scripts/setup.sh || exit 1
 . scripts/env.sh
 [ -d "$CAPT_ASSETS" ] || { echo "test: shared assets not found at $CAPT_ASSETS (set CAPT_ASSETS)"; exit 1; }
 
+mkdir -p out
 passed=0
 failed=0
 failed_suites=()
@@ -34,6 +35,19 @@ suite "clang" build-clang build build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C
 suite "asan+ubsan" build-asan build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCAPT_SANITIZE=ON
 suite "wasm simd128" build-wasm build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release
 suite "wasm plain" build-wasm-scalar build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF
+
+# The JavaScript API under node (node's test runner), on the wasm builds above.
+echo "=== javascript api (node --test tests/wasm)"
+if bash scripts/build_wasm.sh > wasm-dist.build.log 2>&1; then
+  node --test tests/wasm/ 2>&1 | tee out/node-tests.log | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
+  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' out/node-tests.log | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' out/node-tests.log | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+  [ "${f:-1}" = 0 ] || failed_suites+=("javascript api")
+else
+  tail -30 wasm-dist.build.log
+  failed=$((failed + 1)); failed_suites+=("javascript api (build)")
+fi
 
 echo
 ((${#failed_suites[@]} == 0)) || echo "failing: ${failed_suites[*]}"

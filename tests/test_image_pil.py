@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """`capt decode` against Pillow: lossless formats (PNG 8/16-bit, gray, alpha, BMP, GIF)
-decode to the same pixels (alpha composited over white as docs/image.md says); JPEG
+decode to the same pixels (alpha composited over white as docs/mobilenet_v2.md says); JPEG
 within a level on average (stb_image and libjpeg-turbo round differently); EXIF
 orientations 1-8 come out upright like ImageOps.exif_transpose; resizing matches
 Image.resize(BILINEAR) exactly. Usage: test_image_pil.py CAPT_COMMAND..."""

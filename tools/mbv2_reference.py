@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The float PyTorch reference of capt's convolutional encoder, built straight from the
 TFLite file (exact dequantized weights, float32), with the preprocessing of
-docs/image.md: Pillow decoding, EXIF transpose, alpha over white, Pillow BILINEAR resize
+docs/mobilenet_v2.md: Pillow decoding, EXIF transpose, alpha over white, Pillow BILINEAR resize
 to the input size, (p/255 - mean)/std.
 
     mbv2_reference.py --golden tests/golden/mbv2_features.npz --decoder build/capt

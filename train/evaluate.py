@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--alpha", type=float, default=1.0, help="beam length exponent")
     ap.add_argument("--save-jsonl", help="write the captions of the last search mode here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--exported", help="evaluate with the exact dequantized weights of this exported decoder .capt")
+    ap.add_argument("--json-out", help="also write the scores here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     refs, names = references(args.refs, args.split)
@@ -86,6 +88,9 @@ def main():
         results["jsonl"] = metrics.score_all([got[n] for n in names], [refs[n] for n in names])
     else:
         model, vocab, _ = load_checkpoint(args.checkpoint)
+        if args.exported:
+            from export import load_exported_weights
+            model = load_exported_weights(model, args.exported)
         feats, rows = data.load_features(args.features)
         for mode in args.search:
             hyps = caption_split(model, vocab, feats, rows, names, mode, alpha=args.alpha)
@@ -99,6 +104,9 @@ def main():
             mode, s["bleu1"], s["bleu2"], s["bleu3"], s["bleu4"], s["cider_d"], args.refs if args.refs != "flickr8k"
             else args.split, len(names)))
     print(json.dumps(results))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1)
     return 0
 
 

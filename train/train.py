@@ -12,6 +12,7 @@ OUT/best.pt (resumable with --resume).
 """
 import argparse
 import csv
+import re
 import json
 import os
 import random
@@ -31,9 +32,16 @@ from clip_bpe import ClipBPE  # noqa: E402
 from model import CaptionDecoder, Config  # noqa: E402
 
 
-def grid_batch(feats, rows, names):
-    """f16 features of these images as float32 [B, N, C] (values are f16-exact)."""
-    return torch.from_numpy(np.stack([feats[rows[n]] for n in names]).astype(np.float32))
+def grid_batch(feats, rows, names, flipped=None, flip_feats=None):
+    """f16 features of these images as float32 [B, N, C] (values are f16-exact); where
+    flipped[i] is set, those of the mirrored image."""
+    return torch.from_numpy(np.stack([flip_feats[rows[n]] if flipped is not None and flipped[i] else feats[rows[n]]
+                                      for i, n in enumerate(names)]).astype(np.float32))
+
+
+def swap_left_right(text):
+    """The caption of the mirrored image."""
+    return re.sub(r"\b(left|right)\b", lambda m: "right" if m.group(1) == "left" else "left", text)
 
 
 def token_batch(seqs, max_len):
@@ -120,6 +128,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--flip-features", help="features of the mirrored images (capt features --flip): used for "
+                                            "half of the training samples, with left/right swapped in the caption")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -133,6 +143,12 @@ def main():
     feats, rows = data.load_features(args.features)
     feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
     train_seqs = {n: [vocab.encode(c) for c in caps[n]] for n in train_names}
+    flip_feats = flip_seqs = None
+    if args.flip_features:
+        flip_feats, flip_rows = data.load_features(args.flip_features)
+        flip_feats = np.ascontiguousarray(flip_feats)
+        assert flip_rows == rows, "the mirrored features must list the same images in the same order"
+        flip_seqs = {n: [vocab.encode(swap_left_right(c.lower())) for c in caps[n]] for n in train_names}
     cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len,
                  d_visual=feats.shape[2], dropout=args.dropout)
     model = CaptionDecoder(cfg)
@@ -165,8 +181,10 @@ def main():
         loss_sum = acc_sum = tok_sum = 0
         for i in range(0, len(order), args.batch):
             names = order[i:i + args.batch]
-            inp, tgt = token_batch([random.choice(train_seqs[n]) for n in names], args.max_len)
-            hidden, _ = model.hidden(grid_batch(feats, rows, names), inp)
+            flipped = [flip_feats is not None and random.random() < 0.5 for _ in names]
+            inp, tgt = token_batch([random.choice((flip_seqs if f else train_seqs)[n]) for n, f in zip(names, flipped)],
+                                   args.max_len)
+            hidden, _ = model.hidden(grid_batch(feats, rows, names, flipped, flip_feats), inp)
             mask = tgt != -100
             logits = model.project(hidden[mask])  # only where there is a target
             loss = F.cross_entropy(logits, tgt[mask], label_smoothing=args.label_smoothing)

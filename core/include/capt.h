@@ -134,7 +134,7 @@ capt_str capt_meta_string_at(const capt_meta *meta, size_t index);
 size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n_elements);
 
 /* ------------------------------------------------------------------------------------
- * Images (docs/image.md)
+ * Images (docs/mobilenet_v2.md: image input)
  * ---------------------------------------------------------------------------------- */
 
 #define CAPT_IMAGE_MAX_SIDE 32768              /* pixels, either side */

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end, in about
+# an hour on 2 cores:
+#   1. builds capt and the MobileNetV2 encoder file,
+#   2. extracts the encoder's features of all Flickr8k images with the C engine itself
+#      (as they are and mirrored),
+#   3. trains the decoder (train.py; resumable: rerun this script after an interruption),
+#   4. scores it on the test split (greedy, beam 3, beam 5) in fp32 and with the q8_0
+#      weights it ships with,
+#   5. exports weights/decoder-flickr8k.capt, the golden file tests/golden/decoder_golden.capt
+#      and weights/capt-default.capt.
+# Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
+# Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+RUN=${RUN:-out/train/default}
+EPOCHS=${EPOCHS:-40}
+# Debian's torch calls OpenBLAS; the machine-wide OPENBLAS_CORETYPE override slows it down.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+export OPENBLAS_NUM_THREADS=1
+PY=/usr/bin/python3
+
+bash scripts/setup.sh
+build build -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { tail -30 build.log; exit 1; }
+mkdir -p out/features "$RUN"
+ls "$CAPT_ASSETS/data/flickr8k/images" > out/features/flickr8k_all.txt
+for flip in "" "--flip"; do
+  out=out/features/flickr8k${flip:+_flip}.npy
+  [ -f "$out" ] || ./build/capt features $flip --model weights/mobilenet_v2.capt --list out/features/flickr8k_all.txt \
+    --root "$CAPT_ASSETS/data/flickr8k/images" --out "$out" --threads 2
+done
+
+$PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+  --out "$RUN" --epochs "$EPOCHS" --resume
+
+$PY train/export.py --checkpoint "$RUN/best.pt" --out weights/decoder-flickr8k.capt \
+  --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
+$PY train/evaluate.py --checkpoint "$RUN/best.pt" --features out/features/flickr8k.npy \
+  --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
+$PY train/evaluate.py --checkpoint "$RUN/best.pt" --features out/features/flickr8k.npy \
+  --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
+bash scripts/build_weights.sh
+ls -l weights/*.capt
