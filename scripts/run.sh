@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds capt and the default model, and captions
-# photos: the ones given as arguments, or the sample photos in ../shared/data/photos.
+# The main job: installs what is missing, builds capt, the default model and the web page,
+# then captions photos and serves the page.
+#   bash scripts/run.sh             caption the sample photos, then serve the page locally
+#   bash scripts/run.sh IMAGE...    caption these images (files, folders, or - for stdin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . scripts/env.sh
 build build -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { tail -50 build.log; exit 1; }
 if (($#)); then
-  images=("$@")
-else
-  images=("$CAPT_ASSETS"/data/photos/*)
+  exec ./build/capt caption --threads 2 "$@"
 fi
-./build/capt caption --threads 2 "${images[@]}"
+./build/capt caption --threads 2 "$CAPT_ASSETS"/data/photos/*
+bash scripts/build_web.sh
+exec node scripts/serve.mjs web/dist "${PORT:-8080}"

@@ -49,6 +49,19 @@ else
   failed=$((failed + 1)); failed_suites+=("javascript api (build)")
 fi
 
+# The web page end to end in headless Chromium (node's test runner + playwright-core).
+echo "=== web page (node --test tests/e2e)"
+if bash scripts/build_web.sh > web.build.log 2>&1; then
+  node --test tests/e2e/ 2>&1 | tee out/e2e-tests.log | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
+  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' out/e2e-tests.log | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' out/e2e-tests.log | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+  [ "${f:-1}" = 0 ] || failed_suites+=("web page")
+else
+  tail -30 web.build.log
+  failed=$((failed + 1)); failed_suites+=("web page (build)")
+fi
+
 echo
 ((${#failed_suites[@]} == 0)) || echo "failing: ${failed_suites[*]}"
 echo "$passed passed, $failed failed"

@@ -25,14 +25,14 @@ export function simdSupported() {
 
 async function loadEngine(variant) {
   const factory = variant === 'simd' ? (await import('./capt-simd.js')).default : (await import('./capt-plain.js')).default;
-  const file = `capt-${variant}.wasm`;
   const options = {};
   if (IS_NODE) {
-    const { readFile } = await import('node:fs/promises');
-    options.wasmBinary = await readFile(new URL(file, import.meta.url));
-  } else {
-    options.locateFile = (name) => new URL(name, import.meta.url).href;
+    // Emscripten's web build fetches its .wasm; in node we hand it the bytes.
+    const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
+    options.wasmBinary = await readFile(new URL(`./capt-${variant}.wasm`, import.meta.url));
   }
+  // In browsers the glue finds its .wasm itself (new URL('capt-*.wasm', import.meta.url)),
+  // a pattern bundlers such as Vite follow.
   return factory(options);
 }
 
@@ -41,7 +41,7 @@ export async function fetchModel(source, onProgress) {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if (IS_NODE && !/^https?:/.test(String(source))) {
-    const { readFile } = await import('node:fs/promises');
+    const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
     const bytes = new Uint8Array(await readFile(source));
     onProgress?.({ loaded: bytes.length, total: bytes.length });
     return bytes;

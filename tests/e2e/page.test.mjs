@@ -1,0 +1,156 @@
+// End-to-end tests of the web page in Debian's Chromium (headless, driven by
+// playwright-core; no browser download): a dropped photo gets a caption, the fake webcam
+// (a y4m made from a photo) gets one, hovering a word draws a heatmap, the page works
+// offline after the first load, a dropped text file gives an error and the page keeps
+// working, and no request leaves the page's own origin. Screenshots go to out/e2e/.
+// Run: node --test tests/e2e/  (after npm run build)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serve } from '../../scripts/serve.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ASSETS = process.env.CAPT_ASSETS ?? path.resolve(ROOT, '../shared');
+const SHOTS = path.join(ROOT, 'out/e2e');
+const PHOTO = path.join(ASSETS, 'data/photos/chelsea.png');
+mkdirSync(SHOTS, { recursive: true });
+const profile = path.join(os.tmpdir(), `capt-e2e-${process.pid}`);
+const y4m = path.join(os.tmpdir(), `capt-e2e-${process.pid}.y4m`);
+execFileSync('/usr/bin/python3', [path.join(ROOT, 'tests/e2e/make_y4m.py'), path.join(ASSETS, 'data/photos/coffee.png'), y4m]);
+
+let server;
+let browser;
+let base;
+const foreign = [];
+let transferred = 0;
+
+before(async () => {
+  server = await serve(path.join(ROOT, 'web/dist'), 0);
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--no-first-run', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${y4m}`],
+  });
+  browser.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['127.0.0.1', 'localhost'].includes(u.hostname) && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
+  });
+  browser.on('requestfinished', async (r) => {
+    const size = (await r.sizes().catch(() => null))?.responseBodySize ?? 0;
+    transferred += size;
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(y4m, { force: true });
+});
+
+async function openPage() {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.log('  page error:', e.message));
+  await page.goto(base);
+  await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+  return page;
+}
+
+async function dropFile(page, file, name, type) {
+  const bytes = readFileSync(file);
+  const handle = await page.evaluateHandle(({ data, name, type }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(data)], name, { type }));
+    return dt;
+  }, { data: [...bytes], name, type });
+  await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer: handle });
+}
+
+const captionText = (page) => page.locator('[data-testid="caption"]').innerText();
+
+test('a dropped photo gets a caption; hovering a word shows its heatmap', async () => {
+  const page = await openPage();
+  const t0 = Date.now();
+  await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  const ms = Date.now() - t0;
+  const caption = await captionText(page);
+  console.log(`  caption: "${caption.replace(/\s+/g, ' ')}" in ${ms} ms from drop`);
+  assert.ok(caption.trim().split(/\s+/).length >= 3);
+  await page.locator('[data-testid="caption"] button').nth(1).hover();
+  await page.waitForTimeout(200);
+  const painted = await page.$eval('[data-testid="attention-overlay"]', (c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+    return n;
+  });
+  assert.ok(painted > 1000, `the heatmap painted ${painted} pixels`);
+  await page.screenshot({ path: path.join(SHOTS, 'photo.png'), fullPage: true });
+  await page.close();
+});
+
+test('a dropped text file shows an error and the page keeps working', async () => {
+  const page = await openPage();
+  await dropFile(page, path.join(ROOT, 'README.md'), 'notes.txt', 'text/plain');
+  await page.waitForSelector('[data-testid="error"]');
+  assert.match(await page.locator('[data-testid="error"]').innerText(), /not an image/);
+  await page.screenshot({ path: path.join(SHOTS, 'error.png'), fullPage: true });
+  await page.setInputFiles('[data-testid="file-input"]', PHOTO);
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  assert.equal(await page.locator('[data-testid="error"]').count(), 0);
+  await page.close();
+});
+
+test('the webcam view captions a frame of the fake camera', async () => {
+  const page = await openPage();
+  await page.click('[data-testid="mode-webcam"]');
+  await page.waitForSelector('[data-testid="capture"]:not([disabled])', { timeout: 30000 });
+  await page.waitForTimeout(500);
+  await page.click('[data-testid="capture"]');
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  console.log(`  webcam caption: "${(await captionText(page)).replace(/\s+/g, ' ')}"`);
+  await page.check('[data-testid="live-toggle"]');
+  await page.waitForTimeout(1500);
+  await page.uncheck('[data-testid="live-toggle"]');
+  await page.screenshot({ path: path.join(SHOTS, 'webcam.png'), fullPage: true });
+  await page.close();
+});
+
+test('after the first load the page captions offline', async () => {
+  const page = await openPage();
+  await browser.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 60000 });
+    await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+    await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+    assert.equal(await page.locator('[data-testid="error"]').count(), 0);
+    await page.screenshot({ path: path.join(SHOTS, 'offline.png'), fullPage: true });
+  } finally {
+    await browser.setOffline(false);
+    await page.close();
+  }
+});
+
+test('phone width: nothing overflows sideways', async () => {
+  const page = await openPage();
+  await page.setViewportSize({ width: 375, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.screenshot({ path: path.join(SHOTS, 'phone.png'), fullPage: true });
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  await page.close();
+});
+
+test('no request left the page\'s origin; first-load transfer', () => {
+  console.log(`  bytes transferred over all tests: ${(transferred / 1e6).toFixed(1)} MB`);
+  assert.deepEqual(foreign, []);
+});

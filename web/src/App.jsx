@@ -1,0 +1,299 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { startEngine } from './engine.js';
+import { drawHeatmap } from './heatmap.js';
+import Webcam from './Webcam.jsx';
+
+const MB = (n) => (n / 1e6).toFixed(1);
+
+function Progress({ progress }) {
+  const { loaded = 0, total = 0 } = progress || {};
+  return (
+    <div data-testid="progress" className="w-full max-w-md" role="status" aria-live="polite">
+      <label className="block text-sm text-stone-600 mb-1" htmlFor="model-progress">
+        Downloading the captioning model{total ? ` — ${MB(loaded)} of ${MB(total)} MB` : ` — ${MB(loaded)} MB`}
+      </label>
+      <progress id="model-progress" className="w-full h-2 accent-amber-600" max={total || 1} value={total ? loaded : 0} />
+      <p className="text-xs text-stone-500 mt-1">Once, then it works offline. Your photos never leave this device.</p>
+    </div>
+  );
+}
+
+function ErrorBanner({ message, onRetry, retryLabel = 'Try again' }) {
+  return (
+    <div data-testid="error" role="alert" className="flex flex-wrap items-center gap-3 rounded-lg border border-red-300 bg-red-50 px-4 py-3 text-red-900">
+      <span className="flex-1 min-w-48">{message}</span>
+      {onRetry && (
+        <button type="button" onClick={onRetry} className="rounded-md bg-red-700 px-3 py-1.5 text-white hover:bg-red-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500">
+          {retryLabel}
+        </button>
+      )}
+    </div>
+  );
+}
+
+function Settings({ settings, setSettings, result }) {
+  const layers = result?.attention.layers ?? 3;
+  const heads = result?.attention.heads ?? 8;
+  const field = 'flex flex-col gap-1 text-sm';
+  const input = 'rounded-md border border-stone-300 bg-white px-2 py-1 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500';
+  return (
+    <fieldset className="grid grid-cols-2 sm:grid-cols-3 gap-3 rounded-lg border border-stone-200 bg-white p-3">
+      <legend className="px-1 text-sm font-medium text-stone-600">Settings</legend>
+      <label className={field}>Beam size
+        <select className={input} value={settings.beam} onChange={(e) => setSettings({ ...settings, beam: +e.target.value })}>
+          {[1, 2, 3, 4, 5].map((b) => <option key={b} value={b}>{b === 1 ? '1 (greedy)' : b}</option>)}
+        </select>
+      </label>
+      <label className={field}>Max length
+        <input className={input} type="number" min={4} max={30} value={settings.maxTokens}
+          onChange={(e) => setSettings({ ...settings, maxTokens: Math.max(4, Math.min(30, +e.target.value || 20)) })} />
+      </label>
+      <label className={field}>Attention layer
+        <select className={input} value={settings.layer} onChange={(e) => setSettings({ ...settings, layer: +e.target.value })}>
+          {Array.from({ length: layers }, (_, i) => <option key={i} value={i + 1}>{i + 1}</option>)}
+        </select>
+      </label>
+      <label className={field}>Head
+        <select className={input} value={settings.head} onChange={(e) => setSettings({ ...settings, head: +e.target.value })}>
+          <option value={0}>average</option>
+          {Array.from({ length: heads }, (_, i) => <option key={i} value={i + 1}>{i + 1}</option>)}
+        </select>
+      </label>
+      <label className={field}>Heatmap opacity
+        <input type="range" min={0} max={1} step={0.05} value={settings.opacity}
+          onChange={(e) => setSettings({ ...settings, opacity: +e.target.value })} className="accent-amber-600" />
+      </label>
+    </fieldset>
+  );
+}
+
+function Caption({ partial, result, busy, selected, setSelected }) {
+  const [copied, setCopied] = useState('');
+  const copy = async (what, text) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(what);
+      setTimeout(() => setCopied(''), 1500);
+    } catch {
+      setCopied('copy failed');
+    }
+  };
+  const alt = result ? `<img src="photo.jpg" alt="${result.caption.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">` : '';
+  return (
+    <section className="rounded-lg border border-stone-200 bg-white p-4" aria-label="Caption">
+      <div data-testid="caption" aria-live="polite" aria-busy={busy} className="min-h-8 text-xl leading-relaxed">
+        {result ? (
+          result.tokens.map((t, i) => (
+            <button key={i} type="button" title={`p = ${(100 * t.p).toFixed(1)}%`}
+              onMouseEnter={() => setSelected(i)} onFocus={() => setSelected(i)} onClick={() => setSelected(i)}
+              aria-pressed={selected === i}
+              className={`group relative rounded px-0.5 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 ${selected === i ? 'bg-amber-200' : 'hover:bg-amber-100'}`}>
+              {t.text.trim()}
+              <span aria-hidden="true" className="pointer-events-none absolute -top-6 left-1/2 -translate-x-1/2 whitespace-nowrap rounded bg-stone-800 px-1.5 py-0.5 text-xs text-white opacity-0 group-hover:opacity-100 group-focus:opacity-100">
+                {(100 * t.p).toFixed(0)}%
+              </span>
+            </button>
+          ))
+        ) : (
+          <span className={partial ? '' : 'text-stone-400'}>{partial || (busy ? 'Looking…' : 'Drop a photo to get its caption.')}</span>
+        )}
+      </div>
+      {result && (
+        <div className="mt-3 flex flex-wrap items-center gap-2 text-sm">
+          <p className="w-full text-stone-600">Full caption: <q>{result.caption}</q></p>
+          <button type="button" onClick={() => copy('caption', result.caption)} className="rounded-md border border-stone-300 px-3 py-1 hover:bg-stone-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500">Copy caption</button>
+          <button type="button" onClick={() => copy('alt', alt)} className="rounded-md border border-stone-300 px-3 py-1 hover:bg-stone-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500">Copy &lt;img alt&gt;</button>
+          <span role="status" className="text-stone-500">{copied && (copied.startsWith('copy') ? copied : `Copied the ${copied}`)}</span>
+          <p className="w-full text-xs text-stone-500" data-testid="timings">
+            decode {result.timingsMs.decode.toFixed(0)} ms · encode {result.timingsMs.encode.toFixed(0)} ms · caption {result.timingsMs.caption.toFixed(0)} ms · total {result.timingsMs.total.toFixed(0)} ms
+          </p>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export default function App() {
+  const [engine, setEngine] = useState(null);
+  const [progress, setProgress] = useState(null);
+  const [loadError, setLoadError] = useState('');
+  const [error, setError] = useState(null); // {message, retry?}
+  const [mode, setMode] = useState('image');
+  const [image, setImage] = useState(null); // {url, width, height}
+  const [partial, setPartial] = useState('');
+  const [result, setResult] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [selected, setSelected] = useState(null);
+  const [settings, setSettings] = useState({ beam: 3, maxTokens: 20, layer: 2, head: 0, opacity: 0.7 });
+  const overlay = useRef(null);
+  const fileInput = useRef(null);
+  const lastInput = useRef(null);
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    let cancelled = false;
+    let created = null;
+    setLoadError('');
+    setProgress({ loaded: 0, total: 0 });
+    startEngine((p) => !cancelled && setProgress(p))
+      .then((e) => {
+        created = e;
+        if (cancelled) e.dispose();
+        else setEngine(e);
+      })
+      .catch((err) => !cancelled && setLoadError(err.message || String(err)))
+      .finally(() => !cancelled && setProgress(null));
+    return () => {
+      cancelled = true;
+      created?.dispose();
+    };
+  }, [attempt]);
+
+  const caption = useCallback(async (input) => {
+    if (!engine) return null;
+    lastInput.current = input;
+    setBusy(true);
+    setError(null);
+    setPartial('');
+    setResult(null);
+    setSelected(null);
+    try {
+      const r = await engine.caption(input, { beam: settings.beam, maxTokens: settings.maxTokens, onToken: (t) => setPartial(t.partial) });
+      setResult(r);
+      return r;
+    } catch (err) {
+      setError({ message: `Could not caption this image: ${err.message || err}`, retry: () => caption(lastInput.current) });
+      return null;
+    } finally {
+      setBusy(false);
+    }
+  }, [engine, settings.beam, settings.maxTokens]);
+
+  const openFile = useCallback(async (file) => {
+    if (!file) return;
+    if (file.type && !file.type.startsWith('image/')) {
+      setError({ message: `“${file.name}” is not an image (${file.type}). Drop a JPEG, PNG, GIF or BMP photo.` });
+      return;
+    }
+    const url = URL.createObjectURL(file);
+    const dims = await new Promise((resolve) => {
+      const im = new Image();
+      im.onload = () => resolve({ width: im.naturalWidth, height: im.naturalHeight });
+      im.onerror = () => resolve(null);
+      im.src = url;
+    });
+    if (!dims) {
+      URL.revokeObjectURL(url);
+      setError({ message: `“${file.name}” cannot be read as an image.` });
+      return;
+    }
+    setImage((old) => {
+      if (old?.url?.startsWith('blob:')) URL.revokeObjectURL(old.url);
+      return { url, ...dims };
+    });
+    setMode('image');
+    await caption(file);
+  }, [caption]);
+
+  // drag-and-drop anywhere on the page, and paste
+  useEffect(() => {
+    const over = (e) => e.preventDefault();
+    const drop = (e) => {
+      e.preventDefault();
+      openFile(e.dataTransfer?.files?.[0]);
+    };
+    const paste = (e) => {
+      const item = [...(e.clipboardData?.items || [])].find((i) => i.kind === 'file');
+      if (item) openFile(item.getAsFile());
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    window.addEventListener('paste', paste);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+      window.removeEventListener('paste', paste);
+    };
+  }, [openFile]);
+
+  // the heatmap of the selected word
+  useEffect(() => {
+    const c = overlay.current;
+    if (!c) return;
+    const a = result?.attention;
+    const layer = Math.min(settings.layer, a?.layers ?? 1) - 1;
+    const map = a && selected != null ? (settings.head ? a.maps[layer][settings.head - 1][selected] : a.mean[layer][selected]) : null;
+    drawHeatmap(c, map, a?.grid[0] ?? 7, a?.grid[1] ?? 7);
+  }, [result, selected, settings.layer, settings.head, image]);
+
+  const onFrame = useCallback(async (frame, shownUrl) => {
+    setImage({ url: shownUrl, width: frame.width, height: frame.height });
+    return caption(frame);
+  }, [caption]);
+
+  const tab = (id, label) => (
+    <button type="button" role="tab" aria-selected={mode === id} data-testid={`mode-${id}`} onClick={() => { setMode(id); setError(null); }}
+      className={`rounded-md px-4 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 ${mode === id ? 'bg-stone-900 text-white' : 'bg-white text-stone-700 border border-stone-300 hover:bg-stone-100'}`}>
+      {label}
+    </button>
+  );
+
+  return (
+    <div className="mx-auto flex min-h-screen max-w-5xl flex-col gap-4 p-4 sm:p-6">
+      <header className="flex flex-wrap items-end justify-between gap-2">
+        <div>
+          <h1 className="text-2xl font-semibold tracking-tight">capt</h1>
+          <p className="text-sm text-stone-600">Captions and alt text, computed in your browser. Your photos stay on this device.</p>
+        </div>
+        <div role="tablist" aria-label="Input" className="flex gap-2">
+          {tab('image', 'Image')}
+          {tab('webcam', 'Webcam')}
+        </div>
+      </header>
+
+      {progress && <Progress progress={progress} />}
+      {loadError && <ErrorBanner message={`The captioning model could not be loaded: ${loadError}`} onRetry={() => setAttempt((n) => n + 1)} />}
+      {error && <ErrorBanner message={error.message} onRetry={error.retry || (() => setError(null))} retryLabel={error.retry ? 'Try again' : 'Dismiss'} />}
+
+      <main className="grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+        <div className="flex flex-col gap-3">
+          {mode === 'image' ? (
+            <div data-testid="dropzone"
+              className="relative flex min-h-64 items-center justify-center overflow-hidden rounded-xl border-2 border-dashed border-stone-300 bg-white">
+              {image ? (
+                <div className="relative w-full">
+                  <img src={image.url} alt={result?.caption || 'The photo being captioned'} className="block w-full" />
+                  <canvas ref={overlay} data-testid="attention-overlay" width={224} height={224} aria-hidden="true"
+                    style={{ opacity: settings.opacity }} className="pointer-events-none absolute inset-0 h-full w-full" />
+                </div>
+              ) : (
+                <p className="p-8 text-center text-stone-500">Drop a photo anywhere, paste one, or choose a file.</p>
+              )}
+            </div>
+          ) : (
+            <Webcam onFrame={onFrame} disabled={!engine} onError={(message, retry) => setError({ message, retry })}
+              overlay={overlay} image={image} opacity={settings.opacity} />
+          )}
+          {mode === 'image' && (
+            <div className="flex items-center gap-3">
+              <label className="cursor-pointer rounded-md bg-amber-600 px-4 py-2 text-sm font-medium text-white hover:bg-amber-700 focus-within:ring-2 focus-within:ring-amber-500">
+                Choose a photo…
+                <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" className="sr-only"
+                  onChange={(e) => { openFile(e.target.files?.[0]); e.target.value = ''; }} />
+              </label>
+              <span className="text-xs text-stone-500">JPEG, PNG, GIF or BMP</span>
+            </div>
+          )}
+        </div>
+        <div className="flex flex-col gap-3">
+          <Caption partial={partial} result={result} busy={busy} selected={selected} setSelected={setSelected} />
+          {result && <p className="text-xs text-stone-500">Hover or focus a word to see where the model looked for it.</p>}
+          <Settings settings={settings} setSettings={setSettings} result={result} />
+        </div>
+      </main>
+      <footer className="mt-auto text-xs text-stone-500">
+        MobileNetV2 encoder (Apache-2.0) and a decoder trained on Flickr8k (research use). Runs on WebAssembly; works offline once loaded.
+      </footer>
+    </div>
+  );
+}
