@@ -169,14 +169,111 @@ static int bench_encoder(const char *program, const char *model_path, int thread
     return status;
 }
 
+/* Peak and current resident memory in KiB (Linux /proc; 0 elsewhere). */
+static void memory_kib(long *peak, long *now) {
+    *peak = *now = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0) *peak = strtol(line + 6, NULL, 10);
+        if (strncmp(line, "VmRSS:", 6) == 0) *now = strtol(line + 6, NULL, 10);
+    }
+    if (f) fclose(f);
+}
+
+/* ms per image for a whole caption (decode, encode, caption) with greedy and beam-3
+ * search, then memory: peak RSS after one caption, and RSS over `repeat` more. */
+static int bench_caption(const char *program, const char *model_path, int threads, double min_time, char **images,
+                         int n_images, int repeat) {
+    static const char *const photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
+                                         "data/photos/coffee.png", "data/photos/rocket.jpg"};
+    long peak0, rss0;
+    memory_kib(&peak0, &rss0);
+    cli_model m;
+    if (!cli_model_load(program, model_path, "capt-default.capt", &m)) return 1;
+    capt_context_params params = capt_context_default_params();
+    params.n_threads = threads;
+    capt_context *ctx;
+    capt_error err;
+    if (capt_context_create(m.model, &params, &ctx, &err) != CAPT_OK || !capt_model_has_decoder(m.model)) {
+        fprintf(stderr, "capt: %s\n", capt_model_has_decoder(m.model) ? err.message : "the model has no decoder");
+        cli_model_free(&m);
+        return 1;
+    }
+    printf("caption %s, %d thread%s: ms per image, best of runs (decode + encode + caption)\n",
+           capt_isa_name(capt_isa_best()), threads, threads == 1 ? "" : "s");
+    printf("%-24s %12s %12s   %s\n", "image", "greedy ms", "beam-3 ms", "beam-3 caption");
+    int status = 0, count = n_images ? n_images : 4;
+    double sums[2] = {0, 0};
+    unsigned char *last = NULL;
+    size_t last_len = 0;
+    for (int i = 0; i < count && !status; i++) {
+        char path[4096];
+        if (n_images) snprintf(path, sizeof path, "%s", images[i]);
+        else asset_path(program, photos[i], path, sizeof path);
+        size_t len;
+        unsigned char *bytes = read_file(path, &len);
+        if (!bytes) {
+            status = 1;
+            break;
+        }
+        double best[2] = {1e30, 1e30};
+        char caption[512] = "";
+        for (int b = 0; b < 2 && !status; b++) {
+            capt_caption_params p = capt_caption_default_params();
+            p.beam = b ? 3 : 1;
+            double start = now_seconds();
+            for (int run = 0; run < 3 || now_seconds() - start < min_time; run++) {
+                double t0 = now_seconds();
+                capt_result *r;
+                if (capt_caption_image(ctx, bytes, len, &p, &r) != CAPT_OK) {
+                    fprintf(stderr, "capt: %s: %s\n", path, capt_context_last_error(ctx));
+                    status = 1;
+                    break;
+                }
+                double ms = (now_seconds() - t0) * 1e3;
+                best[b] = ms < best[b] ? ms : best[b];
+                if (b) snprintf(caption, sizeof caption, "%s", r->caption);
+                capt_result_free(r);
+            }
+        }
+        const char *base = strrchr(path, '/');
+        if (!status) printf("%-24s %12.2f %12.2f   %s\n", base ? base + 1 : path, best[0], best[1], caption);
+        sums[0] += best[0], sums[1] += best[1];
+        free(last);
+        last = bytes, last_len = len;
+    }
+    if (!status) {
+        printf("%-24s %12.2f %12.2f\n", "mean", sums[0] / count, sums[1] / count);
+        long peak, rss, peak2, rss2;
+        memory_kib(&peak, &rss);
+        capt_caption_params p = capt_caption_default_params();
+        for (int k = 0; k < repeat && !status; k++) {
+            capt_result *r;
+            if (capt_caption_image(ctx, last, last_len, &p, &r) != CAPT_OK) status = 1;
+            capt_result_free(r);
+        }
+        memory_kib(&peak2, &rss2);
+        printf("memory: peak RSS %.1f MB (%.1f MB before loading the model); RSS %.1f MB -> %.1f MB over %d more "
+               "captions (%+ld KiB)\n",
+               peak / 1024.0, peak0 / 1024.0, rss / 1024.0, rss2 / 1024.0, repeat, rss2 - rss);
+    }
+    free(last);
+    capt_context_free(ctx);
+    cli_model_free(&m);
+    return status;
+}
+
 int cmd_bench(const char *program, int argc, char **argv) {
     int threads = 1;
     double min_time = 0.3;
     const char *model_path = NULL;
-    int encoder = argc >= 2 && strcmp(argv[1], "encoder") == 0;
-    if (argc < 2 || (!encoder && strcmp(argv[1], "gemm") != 0)) {
+    int encoder = argc >= 2 && strcmp(argv[1], "encoder") == 0, caption = argc >= 2 && strcmp(argv[1], "caption") == 0;
+    int repeat = 200;
+    if (argc < 2 || (!encoder && !caption && strcmp(argv[1], "gemm") != 0)) {
         fprintf(stderr, "usage: capt bench gemm [--threads N] [--min-time SECONDS]\n"
-                        "       capt bench encoder [--model FILE] [--threads N] [--min-time SECONDS] [IMAGE...]\n");
+                        "       capt bench encoder [--model FILE] [--threads N] [--min-time SECONDS] [IMAGE...]\n"
+                        "       capt bench caption [--model FILE] [--threads N] [--min-time SECONDS] [--repeat N] [IMAGE...]\n");
         return 2;
     }
     int i = 2;
@@ -190,14 +287,17 @@ int cmd_bench(const char *program, int argc, char **argv) {
                 fprintf(stderr, "capt: --min-time needs seconds in 0..60\n");
                 return 2;
             }
-        } else if (encoder && strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
+        } else if ((encoder || caption) && strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
             model_path = argv[++i];
+        } else if (caption && strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+            if (!parse_positive_int("--repeat", argv[++i], 1000000, &repeat)) return 2;
         } else {
             fprintf(stderr, "capt bench: unknown or incomplete option \"%s\"\n", argv[i]);
             return 2;
         }
     }
     if (encoder) return bench_encoder(program, model_path, threads, min_time, argv + i, argc - i);
+    if (caption) return bench_caption(program, model_path, threads, min_time, argv + i, argc - i, repeat);
     if (i < argc) {
         fprintf(stderr, "capt bench gemm: unexpected argument \"%s\"\n", argv[i]);
         return 2;

@@ -25,6 +25,8 @@ static const char usage[] =
     "                                     GFLOP/s of y = x.W^T + b per dtype and kernel\n"
     "  bench encoder [--model F] [--threads N] [IMAGE...]\n"
     "                                     ms per image: decode, resize, encode\n"
+    "  bench caption [--model F] [--threads N] [--repeat N] [IMAGE...]\n"
+    "                                     ms per caption (greedy, beam 3) and memory\n"
     "\n"
     "The CLIP vocabulary defaults to $CAPT_ASSETS/vocab/bpe_simple_vocab_16e6.txt.gz\n"
     "(CAPT_ASSETS defaults to the shared/ folder beside the project).\n";
