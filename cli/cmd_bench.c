@@ -104,32 +104,47 @@ static int bench_gemm(int threads, double min_time) {
     return status;
 }
 
+/* The images a benchmark runs on: those given, else the four sample photos. */
+static const char *const sample_photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
+                                            "data/photos/coffee.png", "data/photos/rocket.jpg"};
+
+static unsigned char *bench_image(const char *program, char **images, int n_images, int i, char *path,
+                                  size_t path_size, size_t *len) {
+    if (n_images) snprintf(path, path_size, "%s", images[i]);
+    else asset_path(program, sample_photos[i], path, path_size);
+    return read_file(path, len);
+}
+
+/* The model and one context with `threads` threads; prints why not. */
+static int bench_open(const char *program, const char *model_path, const char *default_name, int threads,
+                      cli_model *m, capt_context **ctx) {
+    if (!cli_model_load(program, model_path, default_name, m)) return 0;
+    capt_context_params params = capt_context_default_params();
+    params.n_threads = threads;
+    capt_error err;
+    if (capt_context_create(m->model, &params, ctx, &err) != CAPT_OK) {
+        fprintf(stderr, "capt: %s\n", err.message);
+        cli_model_free(m);
+        return 0;
+    }
+    return 1;
+}
+
 /* Milliseconds per image for decoding, preprocessing and encoding, on one context. */
 static int bench_encoder(const char *program, const char *model_path, int threads, double min_time, char **images,
                          int n_images) {
-    static const char *const photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
-                                         "data/photos/coffee.png", "data/photos/rocket.jpg"};
     cli_model m;
-    if (!cli_model_load(program, model_path, "mobilenet_v2.capt", &m)) return 1;
-    capt_context_params params = capt_context_default_params();
-    params.n_threads = threads;
     capt_context *ctx;
     capt_error err;
-    if (capt_context_create(m.model, &params, &ctx, &err) != CAPT_OK) {
-        fprintf(stderr, "capt: %s\n", err.message);
-        cli_model_free(&m);
-        return 1;
-    }
+    if (!bench_open(program, model_path, "mobilenet_v2.capt", threads, &m, &ctx)) return 1;
     printf("encoder %s, %d thread%s\n", capt_isa_name(capt_isa_best()), threads, threads == 1 ? "" : "s");
     printf("%-28s %10s %10s %10s %10s\n", "image", "decode ms", "resize ms", "encode ms", "total ms");
     int status = 0, count = n_images ? n_images : 4;
     double sums[3] = {0, 0, 0};
     for (int i = 0; i < count && !status; i++) {
         char path[4096];
-        if (n_images) snprintf(path, sizeof path, "%s", images[i]);
-        else asset_path(program, photos[i], path, sizeof path);
         size_t len;
-        unsigned char *bytes = read_file(path, &len);
+        unsigned char *bytes = bench_image(program, images, n_images, i, path, sizeof path, &len);
         if (!bytes) {
             status = 1;
             break;
@@ -185,18 +200,14 @@ static void memory_kib(long *peak, long *now) {
  * search, then memory: peak RSS after one caption, and RSS over `repeat` more. */
 static int bench_caption(const char *program, const char *model_path, int threads, double min_time, char **images,
                          int n_images, int repeat) {
-    static const char *const photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
-                                         "data/photos/coffee.png", "data/photos/rocket.jpg"};
     long peak0, rss0;
     memory_kib(&peak0, &rss0);
     cli_model m;
-    if (!cli_model_load(program, model_path, "capt-default.capt", &m)) return 1;
-    capt_context_params params = capt_context_default_params();
-    params.n_threads = threads;
     capt_context *ctx;
-    capt_error err;
-    if (capt_context_create(m.model, &params, &ctx, &err) != CAPT_OK || !capt_model_has_decoder(m.model)) {
-        fprintf(stderr, "capt: %s\n", capt_model_has_decoder(m.model) ? err.message : "the model has no decoder");
+    if (!bench_open(program, model_path, "capt-default.capt", threads, &m, &ctx)) return 1;
+    if (!capt_model_has_decoder(m.model)) {
+        fprintf(stderr, "capt: the model has no caption decoder\n");
+        capt_context_free(ctx);
         cli_model_free(&m);
         return 1;
     }
@@ -209,10 +220,8 @@ static int bench_caption(const char *program, const char *model_path, int thread
     size_t last_len = 0;
     for (int i = 0; i < count && !status; i++) {
         char path[4096];
-        if (n_images) snprintf(path, sizeof path, "%s", images[i]);
-        else asset_path(program, photos[i], path, sizeof path);
         size_t len;
-        unsigned char *bytes = read_file(path, &len);
+        unsigned char *bytes = bench_image(program, images, n_images, i, path, sizeof path, &len);
         if (!bytes) {
             status = 1;
             break;

@@ -91,26 +91,10 @@ typedef struct job {
     int json, first_logits;
     char **lines;  /* [n] finished output, printed in input order */
     int next, done, printed, failed;
-#ifndef CAPT_NO_THREADS
-    pthread_mutex_t lock;
-#endif
+    cli_mutex lock;
     double start;
 } job;
 
-static void job_lock(job *j) {
-#ifndef CAPT_NO_THREADS
-    pthread_mutex_lock(&j->lock);
-#else
-    (void)j;
-#endif
-}
-static void job_unlock(job *j) {
-#ifndef CAPT_NO_THREADS
-    pthread_mutex_unlock(&j->lock);
-#else
-    (void)j;
-#endif
-}
 
 static void format_result(strbuf *b, const char *path, const capt_result *r, int json, int first_logits) {
     if (!json) {
@@ -191,9 +175,9 @@ static void *worker(void *arg) {
     capt_error err;
     int ok_ctx = capt_context_create(j->model, NULL, &ctx, &err) == CAPT_OK;
     for (;;) {
-        job_lock(j);
+        cli_mutex_lock(&j->lock);
         int i = j->next++;
-        job_unlock(j);
+        cli_mutex_unlock(&j->lock);
         if (i >= j->in.n) break;
         strbuf b = {0};
         int failed = 1;
@@ -216,7 +200,7 @@ static void *worker(void *arg) {
         capt_result_free(r);
         free(bytes);
         char *line = sb_take(&b);
-        job_lock(j);
+        cli_mutex_lock(&j->lock);
         j->lines[i] = line ? line : calloc(1, 1);
         j->failed += failed;
         j->done++;
@@ -227,7 +211,7 @@ static void *worker(void *arg) {
             j->lines[j->printed++] = (char *)""; /* printed */
         }
         show_progress(j);
-        job_unlock(j);
+        cli_mutex_unlock(&j->lock);
     }
     capt_context_free(ctx);
     return NULL;
@@ -290,7 +274,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
     j.start = now_seconds();
     if (!status && j.lines) {
 #ifndef CAPT_NO_THREADS
-        pthread_mutex_init(&j.lock, NULL);
+        cli_mutex_init(&j.lock);
         if (threads > j.in.n) threads = j.in.n;
         pthread_t *tids = calloc((size_t)threads, sizeof *tids);
         int started = 0;
@@ -299,7 +283,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
         worker(&j);
         for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
         free(tids);
-        pthread_mutex_destroy(&j.lock);
+        cli_mutex_destroy(&j.lock);
 #else
         (void)threads;
         worker(&j);

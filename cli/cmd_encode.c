@@ -123,10 +123,10 @@ typedef struct feature_job {
     double start;
 #ifndef CAPT_NO_THREADS
     atomic_int next, done;
-    pthread_mutex_t lock; /* the output file, stderr */
 #else
     int next, done;
 #endif
+    cli_mutex lock; /* the output file, stderr */
 } feature_job;
 
 #define NPY_HEADER_BYTES 128
@@ -144,20 +144,6 @@ static void npy_header(unsigned char out[NPY_HEADER_BYTES], int rows, int tokens
     out[NPY_HEADER_BYTES - 1] = '\n';
 }
 
-static void lock_job(feature_job *job) {
-#ifndef CAPT_NO_THREADS
-    pthread_mutex_lock(&job->lock);
-#else
-    (void)job;
-#endif
-}
-static void unlock_job(feature_job *job) {
-#ifndef CAPT_NO_THREADS
-    pthread_mutex_unlock(&job->lock);
-#else
-    (void)job;
-#endif
-}
 
 static void progress(feature_job *job, int done, int final) {
     static const int width = 30;
@@ -174,10 +160,10 @@ static int write_row(feature_job *job, int index, const capt_features *f, uint16
     size_t count = (size_t)job->grid_tokens * job->channels;
     for (size_t k = 0; k < count; k++) half[k] = capt_f32_to_f16(f->grid[k]);
     if (job->npy) {
-        lock_job(job);
+        cli_mutex_lock(&job->lock);
         int ok = fseek(job->npy, (long)(NPY_HEADER_BYTES + (size_t)index * count * 2), SEEK_SET) == 0 &&
                  fwrite(half, 2, count, job->npy) == count;
-        unlock_job(job);
+        cli_mutex_unlock(&job->lock);
         return ok;
     }
     const char *base = strrchr(job->paths[index], '/');
@@ -242,10 +228,10 @@ static void *feature_worker(void *arg) {
 #else
         int done = ++job->done;
 #endif
-        lock_job(job);
+        cli_mutex_lock(&job->lock);
         if (!ok) fprintf(stderr, "%scapt: %s: skipped: %s\n", isatty(2) ? "\r" : "", job->paths[i], why);
         progress(job, done, done == job->n);
-        unlock_job(job);
+        cli_mutex_unlock(&job->lock);
     }
     capt_context_free(ctx);
     free(half);
@@ -375,7 +361,7 @@ int cmd_features(const char *program, int argc, char **argv) {
     }
     if (!status && job.grid_tokens) {
 #ifndef CAPT_NO_THREADS
-        pthread_mutex_init(&job.lock, NULL);
+        cli_mutex_init(&job.lock);
         pthread_t *tids = calloc((size_t)threads, sizeof *tids);
         int started = 0;
         for (int t = 1; tids && t < threads; t++)
@@ -383,7 +369,7 @@ int cmd_features(const char *program, int argc, char **argv) {
         feature_worker(&job);
         for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
         free(tids);
-        pthread_mutex_destroy(&job.lock);
+        cli_mutex_destroy(&job.lock);
 #else
         feature_worker(&job);
 #endif

@@ -8,6 +8,7 @@
 #include "capt.h"
 #include "commands.h"
 #include "json.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define VOCAB_ASSET "vocab/bpe_simple_vocab_16e6.txt.gz"
@@ -91,11 +92,15 @@ static int run_jsonl(capt_tokenizer *tok) {
             failures++;
             continue;
         }
-        printf("{\"ids\":[");
-        for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", (int)ids[i]);
-        printf("],\"decoded\":");
-        json_write_string(stdout, decoded, decoded_len);
-        printf("}\n");
+        strbuf b = {0};
+        sb_printf(&b, "{\"ids\":[");
+        for (size_t i = 0; i < n; i++) sb_printf(&b, i ? ",%d" : "%d", (int)ids[i]);
+        sb_printf(&b, "],\"decoded\":");
+        sb_json_string(&b, decoded, decoded_len);
+        sb_printf(&b, "}\n");
+        char *out = sb_take(&b);
+        fputs(out ? out : "{\"error\":\"out of memory\"}\n", stdout);
+        free(out);
         free(decoded);
     }
     free(ids);

@@ -1,5 +1,5 @@
 /* json.c — a small strict JSON reader (only what `capt tokenize --jsonl` needs: find one
- * string member of an object) and a string writer. Nesting is limited so hostile input
+ * string member of an object). Nesting is limited so hostile input
  * cannot exhaust the stack. */
 #include "json.h"
 
@@ -173,18 +173,4 @@ int json_object_string(const char *text, size_t n, const char *key, char **out, 
         skip_ws(&r);
         if (r.pos >= n || text[r.pos++] != ',') return 0;
     }
-}
-
-void json_write_string(FILE *f, const char *s, size_t n) {
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
 }

@@ -1,4 +1,4 @@
-/* json.h — the little JSON the command-line tool reads and writes. */
+/* json.h — the little JSON the command-line tool reads (strbuf.h writes it). */
 #ifndef CAPT_CLI_JSON_H
 #define CAPT_CLI_JSON_H
 
@@ -9,8 +9,5 @@
  * \u surrogate pairs) into a new NUL-terminated buffer. Returns 0 when the text is not an
  * object, the member is missing or not a string, or the JSON is malformed. */
 int json_object_string(const char *text, size_t n, const char *key, char **out, size_t *out_len);
-
-/* Writes bytes as a JSON string literal (quotes included). */
-void json_write_string(FILE *f, const char *s, size_t n);
 
 #endif

@@ -22,4 +22,20 @@ int project_path(const char *program, const char *relative, char *out, size_t ou
 /* Parses a positive int argument; prints an error and returns 0 when it is not one. */
 int parse_positive_int(const char *flag, const char *text, int max, int *out);
 
+/* A mutex that does nothing in builds without threads (the wasm CLI). */
+#ifndef CAPT_NO_THREADS
+#include <pthread.h>
+typedef pthread_mutex_t cli_mutex;
+#define cli_mutex_init(m) pthread_mutex_init(m, NULL)
+#define cli_mutex_lock(m) pthread_mutex_lock(m)
+#define cli_mutex_unlock(m) pthread_mutex_unlock(m)
+#define cli_mutex_destroy(m) pthread_mutex_destroy(m)
+#else
+typedef int cli_mutex;
+#define cli_mutex_init(m) ((void)(m))
+#define cli_mutex_lock(m) ((void)(m))
+#define cli_mutex_unlock(m) ((void)(m))
+#define cli_mutex_destroy(m) ((void)(m))
+#endif
+
 #endif

@@ -36,31 +36,23 @@ suite "asan+ubsan" build-asan build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo
 suite "wasm simd128" build-wasm build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release
 suite "wasm plain" build-wasm-scalar build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF
 
-# The JavaScript API under node (node's test runner), on the wasm builds above.
-echo "=== javascript api (node --test tests/wasm)"
-if bash scripts/build_wasm.sh > wasm-dist.build.log 2>&1; then
-  node --test tests/wasm/ 2>&1 | tee out/node-tests.log | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
-  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' out/node-tests.log | tail -1)
-  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' out/node-tests.log | tail -1)
+node_suite() { # node_suite NAME BUILD-SCRIPT TEST-DIR: build, then node's test runner
+  local name="$1" build_script="$2" dir="$3" log="out/$(basename "$3")-tests.log"
+  echo "=== $name (node --test $dir)"
+  if ! bash "$build_script" > "out/$(basename "$3").build.log" 2>&1; then
+    tail -30 "out/$(basename "$3").build.log"
+    failed=$((failed + 1)); failed_suites+=("$name (build)"); return
+  fi
+  node --test "$dir" 2>&1 | tee "$log" | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
+  local p f
+  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -1)
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
-  [ "${f:-1}" = 0 ] || failed_suites+=("javascript api")
-else
-  tail -30 wasm-dist.build.log
-  failed=$((failed + 1)); failed_suites+=("javascript api (build)")
-fi
+  [ "${f:-1}" = 0 ] || failed_suites+=("$name")
+}
 
-# The web page end to end in headless Chromium (node's test runner + playwright-core).
-echo "=== web page (node --test tests/e2e)"
-if bash scripts/build_web.sh > web.build.log 2>&1; then
-  node --test tests/e2e/ 2>&1 | tee out/e2e-tests.log | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
-  p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' out/e2e-tests.log | tail -1)
-  f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' out/e2e-tests.log | tail -1)
-  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
-  [ "${f:-1}" = 0 ] || failed_suites+=("web page")
-else
-  tail -30 web.build.log
-  failed=$((failed + 1)); failed_suites+=("web page (build)")
-fi
+node_suite "javascript api" scripts/build_wasm.sh tests/wasm/
+node_suite "web page in chromium" scripts/build_web.sh tests/e2e/
 
 echo
 ((${#failed_suites[@]} == 0)) || echo "failing: ${failed_suites[*]}"

@@ -56,34 +56,37 @@ def preprocess(rgb, size):
     return (np.asarray(im, dtype=np.float32) / 255 - MEAN) / STD  # [H, W, 3]
 
 
-class Reference:
-    """Runs the op list of convert_tflite.graph_ops with float weights in torch (NCHW)."""
+class ConvNet(torch.nn.Module):
+    """The op list of convert_tflite.graph_ops as a torch module (NCHW): forward returns
+    every value, value 0 being the input."""
 
-    def __init__(self, tflite_path=TFLITE):
-        model = tflite.read_tflite(tflite_path)
-        self.ops, self.outputs = convert_tflite.graph_ops(model)
-        self.input_shape = model.tensors[model.inputs[0]].shape[1:]
+    def __init__(self, ops):
+        super().__init__()
+        self.ops = ops
+        for i, o in enumerate(ops):
+            if "weight" in o:
+                kh, kw = o["kernel"]
+                w = torch.from_numpy(o["weight"])
+                w = (w.reshape(w.shape[0], kh, kw, -1).permute(0, 3, 1, 2) if o["type"] == "conv2d"
+                     else w.reshape(kh, kw, -1).permute(2, 0, 1)[:, None])
+                self.register_buffer("w%d" % i, w.contiguous())
+                self.register_buffer("b%d" % i, torch.from_numpy(o["bias"]))
 
-    @torch.no_grad()
-    def __call__(self, x):
-        """x: [H, W, 3] float -> dict of grid [h*w, C], pooled [C], logits [classes]."""
-        values = [torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]]
-        for o in self.ops:
+    def forward(self, x):
+        values = [x]
+        for i, o in enumerate(self.ops):
             a = values[o["inputs"][0]]
             if o["type"] in ("conv2d", "depthwise"):
                 kh, kw = o["kernel"]
                 (sh, sw), (pt, pl) = o["stride"], o["pad"]
                 oh, ow = o["shape"][:2]
-                pb = max((oh - 1) * sh + kh - a.shape[2] - pt, 0)
+                pb = max((oh - 1) * sh + kh - a.shape[2] - pt, 0)  # TFLite SAME: the rest at the end
                 pr = max((ow - 1) * sw + kw - a.shape[3] - pl, 0)
-                a = F.pad(a, (pl, pr, pt, pb))
-                w = torch.from_numpy(o["weight"])
-                if o["type"] == "conv2d":
-                    w = w.reshape(w.shape[0], kh, kw, -1).permute(0, 3, 1, 2)
-                    y = F.conv2d(a, w, torch.from_numpy(o["bias"]), stride=(sh, sw))
-                else:
-                    w = w.reshape(kh, kw, -1).permute(2, 0, 1)[:, None]
-                    y = F.conv2d(a, w, torch.from_numpy(o["bias"]), stride=(sh, sw), groups=w.shape[0])
+                if pt or pb or pl or pr:
+                    a = F.pad(a, (pl, pr, pt, pb))
+                w = getattr(self, "w%d" % i)
+                y = F.conv2d(a, w, getattr(self, "b%d" % i), stride=(sh, sw),
+                             groups=1 if o["type"] == "conv2d" else w.shape[0])
             elif o["type"] == "add":
                 y = a + values[o["inputs"][1]]
             elif o["type"] == "mean":
@@ -91,6 +94,22 @@ class Reference:
             if o.get("activation") == "relu6":
                 y = y.clamp(0, 6)
             values.append(y)
+        return values
+
+
+class Reference:
+    """The whole encoder on one image."""
+
+    def __init__(self, tflite_path=TFLITE):
+        model = tflite.read_tflite(tflite_path)
+        self.ops, self.outputs = convert_tflite.graph_ops(model)
+        self.input_shape = model.tensors[model.inputs[0]].shape[1:]
+        self.net = ConvNet(self.ops).eval()
+
+    @torch.no_grad()
+    def __call__(self, x):
+        """x: [H, W, 3] float -> dict of grid [h*w, C], pooled [C], logits [classes]."""
+        values = self.net(torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None])
         grid = values[self.outputs["grid"]][0]
         return {"grid": grid.permute(1, 2, 0).reshape(-1, grid.shape[0]).numpy(),
                 "pooled": values[self.outputs["pooled"]].reshape(-1).numpy(),
