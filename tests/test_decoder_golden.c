@@ -1,6 +1,8 @@
 /* test_decoder_golden.c — the C decoder against PyTorch (tests/golden/decoder_golden.capt,
  * written by train/export.py for 8 Flickr8k test images):
- * - the encoder's grid of each image equals the one training stored (f16);
+ * - the encoder's grid of each image equals the one training stored (f16) to one f16 step
+ *   (values are in [0, 6]: a step is at most 2^-8; other compilers may round a value the
+ *   other way);
  * - from that grid, the logits of the first 3 greedy steps are within 1e-3 (max abs) of
  *   PyTorch on the shipped file's exact dequantized weights; against the fp32 weights the
  *   largest difference is reported;
@@ -119,7 +121,7 @@ int main(int argc, char **argv) {
            "on fp32: greedy %d/%zu, beam-3 %d/%zu\n",
            same_greedy, images->count, same_beam, images->count, fp32_same_greedy, images->count, fp32_same_beam,
            images->count);
-    CHECK(worst_grid == 0.0f, "the grid matches the stored features");
+    CHECK(worst_grid <= 1.0f / 256, "the grid matches the stored features to one f16 step (%.3g)", worst_grid);
     CHECK(worst_exported <= 1e-3f, "logits within 1e-3 of PyTorch on the shipped weights (%.3g)", worst_exported);
     free(grid);
     free(logits);

@@ -6,7 +6,8 @@
     evaluate.py --jsonl captions.jsonl [--split test]        # e.g. from `capt caption --json`
     evaluate.py --jsonl captions.jsonl --refs coco-ood-dev   # the 80 COCO photos
 
-A JSONL line holds "image" (a name or path; its basename is looked up) and "caption".
+A JSONL line holds "image" (a name or path; its basename is looked up) and "caption";
+lines of `capt caption`'s plain output (IMAGE<TAB>caption) are read too.
 """
 import argparse
 import json
@@ -77,10 +78,14 @@ def main():
     if args.jsonl:
         got = {}
         for line in open(args.jsonl, encoding="utf-8"):
-            if line.strip():
+            if line.startswith("{"):
                 j = json.loads(line)
                 if "caption" in j:
                     got[os.path.basename(j["image"])] = j["caption"]
+            elif "\t" in line:
+                image, caption = line.rstrip("\n").split("\t", 1)
+                if not caption.startswith("error:"):
+                    got[os.path.basename(image)] = caption
         missing = [n for n in names if n not in got]
         if missing:
             print("%d of %d images have no caption (e.g. %s)" % (len(missing), len(names), missing[0]))

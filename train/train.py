@@ -124,7 +124,7 @@ def main():
     ap.add_argument("--mlp", type=int, default=1024)
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--max-len", type=int, default=32)
-    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--patience", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
