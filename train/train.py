@@ -7,7 +7,8 @@ Each epoch draws one random caption of the five per training image; teacher forc
 label smoothing, dropout, AdamW with linear warmup and cosine decay. After every epoch:
 dev loss and per-token accuracy (all five captions), dev greedy BLEU-4 and CIDEr-D; the
 checkpoint with the best dev CIDEr-D is kept (early stopping after --patience epochs
-without improvement). Logs: OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and
+without improvement); with --save-epochs every epoch's weights are kept too, for
+averaging the last ones (average.py), which is how the shipped decoder was made. Logs: OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and
 OUT/best.pt (resumable with --resume).
 """
 import argparse
@@ -128,6 +129,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--save-epochs", action="store_true", help="also keep each epoch's weights (OUT/epochNN.pt), "
+                                                              "for checkpoint averaging (average.py)")
     ap.add_argument("--flip-features", help="features of the mirrored images (capt features --flip): used for "
                                             "half of the training samples, with left/right swapped in the caption")
     args = ap.parse_args()
@@ -211,6 +214,8 @@ def main():
                        os.path.join(args.out, "best.pt"))
         else:
             since_best += 1
+        if args.save_epochs:
+            torch.save({"model": model.state_dict(), **meta, "epoch": epoch}, os.path.join(args.out, "epoch%02d.pt" % epoch))
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "log": log_rows,
                     "epoch": epoch, "best": best, "since_best": since_best, "py_rng": random.getstate(),
                     "torch_rng": torch.get_rng_state(), **meta}, os.path.join(args.out, "last.pt"))
