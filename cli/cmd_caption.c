@@ -7,10 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef CAPT_NO_THREADS
-#include <pthread.h>
-#endif
-
 #include "capt.h"
 #include "commands.h"
 #include "model_file.h"
@@ -273,21 +269,9 @@ int cmd_caption(const char *program, int argc, char **argv) {
     j.lines = calloc((size_t)(j.in.n ? j.in.n : 1), sizeof *j.lines);
     j.start = now_seconds();
     if (!status && j.lines) {
-#ifndef CAPT_NO_THREADS
         cli_mutex_init(&j.lock);
-        if (threads > j.in.n) threads = j.in.n;
-        pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-        int started = 0;
-        for (int t = 1; tids && t < threads; t++)
-            if (pthread_create(&tids[t], NULL, worker, &j) == 0) started++;
-        worker(&j);
-        for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-        free(tids);
+        run_workers(worker, &j, threads < j.in.n ? threads : j.in.n);
         cli_mutex_destroy(&j.lock);
-#else
-        (void)threads;
-        worker(&j);
-#endif
         if (j.failed) {
             fprintf(stderr, "capt: %d of %d images failed\n", j.failed, j.in.n);
             status = 1;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #ifndef CAPT_NO_THREADS
-#include <pthread.h>
 #include <stdatomic.h>
 #endif
 
@@ -360,19 +359,9 @@ int cmd_features(const char *program, int argc, char **argv) {
         }
     }
     if (!status && job.grid_tokens) {
-#ifndef CAPT_NO_THREADS
         cli_mutex_init(&job.lock);
-        pthread_t *tids = calloc((size_t)threads, sizeof *tids);
-        int started = 0;
-        for (int t = 1; tids && t < threads; t++)
-            if (pthread_create(&tids[t], NULL, feature_worker, &job) == 0) started++;
-        feature_worker(&job);
-        for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
-        free(tids);
+        run_workers(feature_worker, &job, threads);
         cli_mutex_destroy(&job.lock);
-#else
-        feature_worker(&job);
-#endif
         if (n == 0) progress(&job, 0, 1);
     }
     int written = 0;

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifndef CAPT_NO_THREADS
+#include <pthread.h>
+#endif
 
 unsigned char *read_file(const char *path, size_t *len) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -87,4 +90,19 @@ int project_path(const char *program, const char *relative, char *out, size_t ou
     }
     snprintf(out, out_size, "%s", relative);
     return access(out, R_OK) == 0;
+}
+
+void run_workers(void *(*fn)(void *), void *arg, int threads) {
+#ifndef CAPT_NO_THREADS
+    pthread_t *tids = calloc((size_t)(threads > 0 ? threads : 1), sizeof *tids);
+    int started = 0;
+    for (int t = 1; tids && t < threads; t++)
+        if (pthread_create(&tids[t], NULL, fn, arg) == 0) started++;
+    fn(arg);
+    for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+    free(tids);
+#else
+    (void)threads;
+    fn(arg);
+#endif
 }

@@ -22,6 +22,10 @@ int project_path(const char *program, const char *relative, char *out, size_t ou
 /* Parses a positive int argument; prints an error and returns 0 when it is not one. */
 int parse_positive_int(const char *flag, const char *text, int max, int *out);
 
+/* Runs fn(arg) on `threads` threads (the caller is one of them) and waits for all;
+ * builds without threads run it once on the caller. */
+void run_workers(void *(*fn)(void *), void *arg, int threads);
+
 /* A mutex that does nothing in builds without threads (the wasm CLI). */
 #ifndef CAPT_NO_THREADS
 #include <pthread.h>
