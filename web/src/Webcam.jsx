@@ -11,6 +11,9 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
   const [ready, setReady] = useState(false);
   const [restart, setRestart] = useState(0);
   const liveRef = useRef(false);
+  // The parent passes a new onError on every render; the camera must not restart for that.
+  const onErrorRef = useRef(onError);
+  onErrorRef.current = onError;
 
   useEffect(() => {
     let stream = null;
@@ -29,7 +32,7 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
       } catch (err) {
         const denied = err?.name === 'NotAllowedError' || err?.name === 'SecurityError';
         const absent = err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError';
-        onError(denied ? 'Camera access was denied. Allow it in the browser to caption webcam frames.'
+        onErrorRef.current(denied ? 'Camera access was denied. Allow it in the browser to caption webcam frames.'
           : absent ? 'No camera was found.' : `The camera could not start: ${err?.message || err}`,
         () => setRestart((n) => n + 1));
       }
@@ -38,7 +41,7 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
       stopped = true;
       stream?.getTracks().forEach((t) => t.stop());
     };
-  }, [deviceId, restart, onError]);
+  }, [deviceId, restart]);
 
   const grab = useCallback(() => {
     const v = video.current;
@@ -75,7 +78,8 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
   const button = 'rounded-md px-4 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 disabled:opacity-50';
   return (
     <div className="flex flex-col gap-3">
-      <video ref={video} muted playsInline className="w-full rounded-xl bg-black" aria-label="Camera preview" />
+      {/* a fixed box: the page must not jump when the stream starts */}
+      <video ref={video} muted playsInline className="aspect-video w-full rounded-xl bg-black object-contain" aria-label="Camera preview" />
       <div className="flex flex-wrap items-center gap-3">
         <button type="button" data-testid="capture" disabled={disabled || !ready || live} onClick={captureOnce}
           className={`${button} bg-amber-600 text-white hover:bg-amber-700`}>Capture</button>
