@@ -80,8 +80,7 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
                  dec->token_text->count > MAX_VOCAB))
         l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.token_text must hold the vocabulary's texts");
     if (l.ok) dec->vocab = (int)dec->token_text->count;
-    const int64_t d = dec->d, N = (int64_t)dec->grid_h * dec->grid_w;
-    (void)N;
+    const int64_t d = dec->d;
     dec->visual = lin(&l, "decoder.visual", d, dec->d_visual);
     dec->row = mat_f32(&l, "decoder.visual.row", dec->grid_h, d);
     dec->col = mat_f32(&l, "decoder.visual.col", dec->grid_w, d);

@@ -66,13 +66,18 @@ static void dequant_row_q8_0(const void *src, float *dst, int K) {
     }
 }
 
+/* q4_0 nibbles -> values 0..15 (lo) and 16..31 (hi) as int8 in [-8, 7]. */
+static inline void unpack_q4_0(const uint8_t *qs, v128_t *lo, v128_t *hi) {
+    v128_t packed = wasm_v128_load(qs), eight = wasm_i8x16_splat(8);
+    *lo = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(0x0f)), eight);
+    *hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
+}
+
 static void dequant_row_q4_0(const void *src, float *dst, int K) {
     const capt_block_q4_0 *b = src;
     for (int i = 0; i < K / CAPT_QK; i++) {
-        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d));
-        v128_t packed = wasm_v128_load(b[i].qs), eight = wasm_i8x16_splat(8);
-        v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(0x0f)), eight);
-        v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
+        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d)), lo, hi;
+        unpack_q4_0(b[i].qs, &lo, &hi);
         store_i8x16_scaled(lo, d, dst + i * CAPT_QK);
         store_i8x16_scaled(hi, d, dst + i * CAPT_QK + 16);
     }
@@ -102,12 +107,11 @@ static float dot_q8_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
 
 static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_blocks) {
     const capt_block_q4_0 *w = wv;
-    v128_t acc = wasm_f32x4_splat(0.0f), eight = wasm_i8x16_splat(8), mask = wasm_i8x16_splat(0x0f);
+    v128_t acc = wasm_f32x4_splat(0.0f);
     for (int i = 0; i < n_blocks; i++) {
         float d = capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d);
-        v128_t packed = wasm_v128_load(w[i].qs);
-        v128_t lo = wasm_i8x16_sub(wasm_v128_and(packed, mask), eight);
-        v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), eight);
+        v128_t lo, hi;
+        unpack_q4_0(w[i].qs, &lo, &hi);
         acc = wasm_f32x4_add(acc, block_sum(lo, hi, &x[i], d));
     }
     return vec_hsum(acc);
