@@ -19,27 +19,6 @@
 
 #define DEFAULT_ENCODER "mobilenet_v2.capt"
 
-/* Decodes an image file; on failure writes the reason into `why`. */
-static capt_image *load_image(const char *path, char *why, size_t why_size) {
-    size_t len;
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        snprintf(why, why_size, "cannot open");
-        return NULL;
-    }
-    fclose(probe);
-    unsigned char *bytes = read_file(path, &len);
-    if (!bytes) {
-        snprintf(why, why_size, "cannot read");
-        return NULL;
-    }
-    capt_image *img = NULL;
-    capt_error err;
-    if (capt_image_decode(bytes, len, &img, &err) != CAPT_OK) snprintf(why, why_size, "%s", err.message);
-    free(bytes);
-    return img;
-}
-
 /* ---- classify --------------------------------------------------------------------------- */
 
 int cmd_classify(const char *program, int argc, char **argv) {
@@ -389,39 +368,63 @@ int cmd_features(const char *program, int argc, char **argv) {
 /* `capt decode IMAGE OUT.ppm [--size WxH]`: the RGB pixels the engine sees (decoded,
  * upright, alpha over white; optionally resized), as binary PPM. */
 int cmd_decode(const char *program, int argc, char **argv) {
-    (void)program;
+    const char *in_path = NULL, *out_path = NULL, *model_path = NULL;
     int width = 0, height = 0;
-    if (argc == 5 && strcmp(argv[3], "--size") == 0) {
-        if (sscanf(argv[4], "%dx%d", &width, &height) != 2 || width < 1 || height < 1) {
-            fprintf(stderr, "capt decode: --size needs WIDTHxHEIGHT\n");
+    capt_resample filter = CAPT_RESAMPLE_BILINEAR;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
+            if (sscanf(argv[++i], "%dx%d", &width, &height) != 2 || width < 1 || height < 1) {
+                fprintf(stderr, "capt decode: --size needs WIDTHxHEIGHT\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (strcmp(f, "bilinear") && strcmp(f, "bicubic")) {
+                fprintf(stderr, "capt decode: --filter is bilinear or bicubic\n");
+                return 2;
+            }
+            filter = strcmp(f, "bicubic") == 0 ? CAPT_RESAMPLE_BICUBIC : CAPT_RESAMPLE_BILINEAR;
+        } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model_path = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "capt decode: unknown or incomplete option \"%s\"\n", argv[i]);
             return 2;
-        }
-    } else if (argc != 3) {
-        fprintf(stderr, "usage: capt decode IMAGE OUT.ppm [--size WxH]\n");
+        } else if (!in_path) in_path = argv[i];
+        else if (!out_path) out_path = argv[i];
+        else in_path = NULL, i = argc;
+    }
+    if (!in_path || !out_path || (model_path && width)) {
+        fprintf(stderr, "usage: capt decode IMAGE OUT.ppm [--size WxH [--filter bilinear|bicubic] | --model F]\n");
         return 2;
     }
     char why[256];
-    capt_image *img = load_image(argv[1], why, sizeof why);
+    capt_image *img = load_image(in_path, why, sizeof why);
     if (!img) {
-        fprintf(stderr, "capt: %s: %s\n", argv[1], why);
+        fprintf(stderr, "capt: %s: %s\n", in_path, why);
         return 1;
     }
-    if (width) {
+    cli_model m = {0};
+    if (model_path && !cli_model_load(program, model_path, DEFAULT_ENCODER, &m)) {
+        capt_image_free(img);
+        return 1;
+    }
+    if (width || model_path) {
         capt_image *resized;
         capt_error err;
-        if (capt_image_resize(img, width, height, &resized, &err) != CAPT_OK) {
+        capt_status st = model_path ? capt_model_fit_image(m.model, img, &resized, &err)
+                                    : capt_image_resample(img, width, height, filter, &resized, &err);
+        cli_model_free(&m);
+        capt_image_free(img);
+        if (st != CAPT_OK) {
             fprintf(stderr, "capt: %s\n", err.message);
-            capt_image_free(img);
             return 1;
         }
-        capt_image_free(img);
         img = resized;
     }
-    FILE *out = fopen(argv[2], "wb");
+    FILE *out = fopen(out_path, "wb");
     size_t n = (size_t)img->width * img->height * 3;
     int ok = out && fprintf(out, "P6\n%d %d\n255\n", img->width, img->height) > 0 && fwrite(img->rgb, 1, n, out) == n;
     if (out && fclose(out) != 0) ok = 0;
-    if (!ok) fprintf(stderr, "capt: cannot write %s\n", argv[2]);
+    if (!ok) fprintf(stderr, "capt: cannot write %s\n", out_path);
     capt_image_free(img);
     return ok ? 0 : 1;
 }

@@ -10,5 +10,7 @@ int cmd_features(const char *program, int argc, char **argv);
 int cmd_decode(const char *program, int argc, char **argv);
 int cmd_caption(const char *program, int argc, char **argv);
 int cmd_attention(const char *program, int argc, char **argv);
+int cmd_embed(const char *program, int argc, char **argv);
+int cmd_similarity(const char *program, int argc, char **argv);
 
 #endif

@@ -20,7 +20,12 @@ static const char usage[] =
     "  classify [--model F] [--top N] IMAGE...  top ImageNet classes of images\n"
     "  features [--model F] --list LIST [--root DIR] --out FILE.npy|DIR [--threads N] [--flip]\n"
     "                                     the encoder's visual tokens (f16) of every image\n"
-    "  decode IMAGE OUT.ppm [--size WxH]  the pixels the engine sees, as PPM\n"
+    "  embed [--model F] (--image IMAGE | --text TEXT | --pixels F.f32)\n"
+    "                                     a CLIP model's projected embedding, as a JSON array\n"
+    "  similarity [--model F] [--json] IMAGE TEXT...\n"
+    "                                     CLIP zero-shot: each text's cosine and probability\n"
+    "  decode IMAGE OUT.ppm [--size WxH [--filter bilinear|bicubic] | --model F]\n"
+    "                                     the pixels the engine sees, as PPM\n"
     "  bench gemm [--threads N] [--min-time S]\n"
     "                                     GFLOP/s of y = x.W^T + b per dtype and kernel\n"
     "  bench encoder [--model F] [--threads N] [IMAGE...]\n"
@@ -44,6 +49,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "attention") == 0) return cmd_attention(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "decode") == 0) return cmd_decode(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "features") == 0) return cmd_features(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "embed") == 0) return cmd_embed(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "similarity") == 0) return cmd_similarity(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return cmd_bench(argv[0], argc - 1, argv + 1);
     fprintf(stderr, "capt: unknown command \"%s\" (try capt --help)\n", cmd);
     return 2;

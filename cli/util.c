@@ -106,3 +106,24 @@ void run_workers(void *(*fn)(void *), void *arg, int threads) {
     fn(arg);
 #endif
 }
+
+/* Decodes an image file; on failure writes the reason into `why`. */
+capt_image *load_image(const char *path, char *why, size_t why_size) {
+    size_t len;
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        snprintf(why, why_size, "cannot open");
+        return NULL;
+    }
+    fclose(probe);
+    unsigned char *bytes = read_file(path, &len);
+    if (!bytes) {
+        snprintf(why, why_size, "cannot read");
+        return NULL;
+    }
+    capt_image *img = NULL;
+    capt_error err;
+    if (capt_image_decode(bytes, len, &img, &err) != CAPT_OK) snprintf(why, why_size, "%s", err.message);
+    free(bytes);
+    return img;
+}

@@ -4,9 +4,14 @@
 
 #include <stddef.h>
 
+#include "capt.h"
+
 /* Reads a whole file ("-" is stdin). Returns NULL and prints "capt: PATH: reason" on
  * failure. *len gets the size; the buffer has one extra NUL byte after the data. */
 unsigned char *read_file(const char *path, size_t *len);
+
+/* Decodes an image file; on failure writes the reason into `why` and returns NULL. */
+capt_image *load_image(const char *path, char *why, size_t why_size);
 
 /* Seconds on a monotonic clock. */
 double now_seconds(void);

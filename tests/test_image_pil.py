@@ -3,7 +3,7 @@
 decode to the same pixels (alpha composited over white as docs/mobilenet_v2.md says); JPEG
 within a level on average (stb_image and libjpeg-turbo round differently); EXIF
 orientations 1-8 come out upright like ImageOps.exif_transpose; resizing matches
-Image.resize(BILINEAR) exactly. Usage: test_image_pil.py CAPT_COMMAND..."""
+Image.resize(BILINEAR) and Image.resize(BICUBIC) exactly. Usage: test_image_pil.py CAPT_COMMAND..."""
 import os
 import subprocess
 import sys
@@ -25,9 +25,9 @@ def check(cond, what):
     print("%s %s" % ("ok  " if cond else "FAIL", what))
 
 
-def capt_decode(path, tmp, size=None):
+def capt_decode(path, tmp, size=None, filter="bilinear"):
     out = os.path.join(tmp, "out.ppm")
-    args = CMD + ["decode", path, out] + (["--size", "%dx%d" % size] if size else [])
+    args = CMD + ["decode", path, out] + (["--size", "%dx%d" % size, "--filter", filter] if size else [])
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
     if r.returncode:
         return None, r.stderr.strip()
@@ -90,13 +90,15 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = got is not None and got.shape == want.shape and np.abs(got - want).mean() < 2
         check(ok, "EXIF orientation %d -> %s" % (o, "x".join(map(str, got.shape[:2])) if got is not None else err))
 
-    # Resizing: exactly Pillow's BILINEAR, up and down, on photos and odd sizes.
+    # Resizing: exactly Pillow's BILINEAR and BICUBIC, up and down, on photos and odd sizes.
     for name, size in (("chelsea.png", (224, 224)), ("coffee.png", (97, 301)), ("astronaut.png", (1000, 13)),
-                       ("chelsea.png", (1, 1))):
+                       ("chelsea.png", (1, 1)), ("coffee.png", (336, 224))):
         path = os.path.join(ASSETS, "data", "photos", name)
-        got, err = capt_decode(path, tmp, size)
-        want = np.asarray(Image.open(path).convert("RGB").resize(size, Image.BILINEAR), dtype=np.int32)
-        check(got is not None and np.array_equal(got, want), "%s resized to %dx%d matches Pillow" % (name, *size))
+        for filter, pil in (("bilinear", Image.BILINEAR), ("bicubic", Image.BICUBIC)):
+            got, err = capt_decode(path, tmp, size, filter)
+            want = np.asarray(Image.open(path).convert("RGB").resize(size, pil), dtype=np.int32)
+            check(got is not None and np.array_equal(got, want),
+                  "%s resized to %dx%d (%s) matches Pillow" % (name, *size, filter))
 
 print("image vs Pillow: %d failed" % failures)
 sys.exit(1 if failures else 0)

@@ -162,6 +162,20 @@ capt_status capt_image_from_rgba(const uint8_t *rgba, int width, int height, int
  * Pillow's Image.resize(size, Image.BILINEAR) gives. */
 capt_status capt_image_resize(const capt_image *in, int width, int height, capt_image **out, capt_error *err);
 
+typedef enum capt_resample {
+    CAPT_RESAMPLE_BILINEAR = 0, /* Pillow's BILINEAR (MobileNetV2's preprocessing) */
+    CAPT_RESAMPLE_BICUBIC = 1   /* Pillow's BICUBIC, Keys a = -0.5 (CLIP's preprocessing) */
+} capt_resample;
+
+/* capt_image_resize with a choice of filter; both are pixel for pixel Pillow's. */
+capt_status capt_image_resample(const capt_image *in, int width, int height, capt_resample filter, capt_image **out,
+                                capt_error *err);
+
+/* Copies the width x height rectangle whose top-left pixel is (left, top); it must lie
+ * inside the image. */
+capt_status capt_image_crop(const capt_image *in, int left, int top, int width, int height, capt_image **out,
+                            capt_error *err);
+
 void capt_image_free(capt_image *image);
 
 /* ------------------------------------------------------------------------------------
@@ -179,6 +193,9 @@ typedef struct capt_context capt_context;
 capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_error *err);
 void capt_model_free(capt_model *model);
 const capt_file *capt_model_file(const capt_model *model);
+/* The image as the model's encoder sees it before normalisation: stretched to the input
+ * size, or resized by its shorter side and cropped at the centre (docs/clip.md). */
+capt_status capt_model_fit_image(const capt_model *model, const capt_image *image, capt_image **out, capt_error *err);
 /* Class names of the encoder's classifier head (ImageNet: 1001, index 0 background). */
 size_t capt_model_label_count(const capt_model *model);
 capt_str capt_model_label(const capt_model *model, size_t index);
@@ -203,10 +220,40 @@ typedef struct capt_features {
     int n_classes;
     const float *logits; /* [n_classes]: the classifier head */
     double preprocess_ms, encode_ms;
+    int embed_dim;
+    const float *embedding; /* CLIP: [embed_dim], the projected (not normalised) image embedding; else NULL */
 } capt_features;
 
 /* Resizes and normalizes the image as the model file says, then runs the encoder. */
 capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_features *out);
+
+/* Runs the encoder on pixels already resized and normalised: [3, height, width], channels
+ * first (PyTorch's layout); the size must be the encoder's input size. */
+capt_status capt_encode_pixels(capt_context *ctx, const float *pixels, int width, int height, capt_features *out);
+
+/* ------------------------------------------------------------------------------------
+ * CLIP (docs/clip.md): a file with encoder.type "vit" and a text tower ("text.*")
+ * embeds images and texts in one space. For a ViT, capt_features' grid is the patch
+ * tokens' last hidden state, pooled the class token after the final layer norm, and
+ * embedding the projected image embedding.
+ * ---------------------------------------------------------------------------------- */
+
+int capt_model_has_text(const capt_model *model);
+/* Size of the shared embedding space (0 when the encoder is not CLIP's). */
+int capt_model_embed_dim(const capt_model *model);
+/* exp(logit_scale): logits = scale * cosine (0 without a text tower). */
+float capt_model_logit_scale(const capt_model *model);
+
+typedef struct capt_text_embedding {
+    int n_tokens;
+    const int32_t *ids;     /* [n_tokens]: start, the text's BPE ids, end */
+    int dim;
+    const float *embedding; /* [dim]: projected, not normalised */
+} capt_text_embedding;
+
+/* Tokenizes UTF-8 text with the model's BPE merges (as clip.tokenize; too long a text is
+ * refused) and runs the text tower. Pointers stay valid until the next call on ctx. */
+capt_status capt_embed_text(capt_context *ctx, const char *text, size_t len, capt_text_embedding *out);
 
 /* ------------------------------------------------------------------------------------
  * Captions (docs/model.md: the decoder and its search)

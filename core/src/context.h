@@ -4,20 +4,28 @@
 #define CAPT_CONTEXT_H
 
 #include "capt.h"
+#include "clip.h"
 #include "convnet.h"
 #include "decoder.h"
 
 typedef struct preprocess {
-    int width, height;
+    int width, height;     /* the encoder's input */
+    int shortest_side;     /* > 0: resize so the shorter side is this long, then crop the centre;
+                            * 0: stretch to width x height */
+    capt_resample filter;
     float mean[3], std[3]; /* in 0..1 units: x = (p/255 - mean) / std */
 } preprocess;
 
 struct capt_model {
     capt_file *file;
     preprocess pre;
-    capt_convnet *encoder;
+    capt_convnet *encoder;   /* one of encoder (a convnet) ... */
+    clip_vision *vit;        /* ... and vit (CLIP's image tower) */
     const capt_meta *labels; /* string array or NULL */
     capt_decoder *decoder;   /* NULL for an encoder-only file */
+    clip_text *text;         /* CLIP's text tower, or NULL */
+    const capt_meta *merges; /* the text tower's BPE merges */
+    float logit_scale;       /* CLIP: exp(logit_scale), cosine -> logit */
 };
 
 struct capt_context {
@@ -25,7 +33,10 @@ struct capt_context {
     capt_pool *pool;
     capt_isa isa;
     convnet_work work;
-    float *input; /* [height, width, 3] */
+    clip_work vit_work, text_work;
+    capt_tokenizer *tok; /* with a text tower */
+    int32_t *ids;        /* [text context] */
+    float *input;        /* [height, width, 3] */
     decoder_state dec; /* when the model has a decoder */
     char error[256];
 };

@@ -14,64 +14,20 @@
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-typedef struct loader {
-    const capt_file *file;
-    capt_error *err;
-    int ok;
-} loader;
-
-static int meta_int(loader *l, const char *key, int lo, int hi) {
-    const capt_meta *m = capt_file_find_meta(l->file, key);
-    if (!m || m->type != CAPT_META_INT || m->int_value < lo || m->int_value > hi) {
-        if (l->ok) capt_fail(l->err, CAPT_E_FORMAT, "model: %s is missing or not an int in %d..%d", key, lo, hi);
-        l->ok = 0;
-        return lo;
-    }
-    return (int)m->int_value;
-}
-
-static const float *vec(loader *l, const char *name, int64_t n) {
-    if (!l->ok) return NULL;
-    const capt_tensor *t = capt_file_tensor_checked(l->file, name, 1, n, 0, 1, l->err);
-    if (!t) l->ok = 0;
-    return t ? t->data : NULL;
-}
-
-static const float *mat_f32(loader *l, const char *name, int64_t rows, int64_t cols) {
-    if (!l->ok) return NULL;
-    const capt_tensor *t = capt_file_tensor_checked(l->file, name, 2, rows, cols, 1, l->err);
-    if (!t) l->ok = 0;
-    return t ? t->data : NULL;
-}
-
-static linear lin(loader *l, const char *prefix, int64_t out, int64_t in) {
-    linear r = {NULL, NULL};
-    char name[256];
-    if (!l->ok) return r;
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    r.w = capt_file_tensor_checked(l->file, name, 2, out, in, 0, l->err);
-    if (r.w && (r.w->dtype == CAPT_DTYPE_Q8_0 || r.w->dtype == CAPT_DTYPE_Q4_0) && in % CAPT_QK) r.w = NULL;
-    snprintf(name, sizeof name, "%s.bias", prefix);
-    if (r.w) r.b = vec(l, name, out);
-    else l->ok = 0;
-    return r;
-}
-
 capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error *err) {
     *out = NULL;
     capt_decoder *dec = calloc(1, sizeof *dec);
     if (!dec) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
-    loader l = {f, err, 1};
-    dec->d = meta_int(&l, "decoder.d_model", 1, MAX_WIDTH);
-    dec->heads = meta_int(&l, "decoder.n_heads", 1, 256);
-    dec->layers = meta_int(&l, "decoder.n_layers", 1, 256);
-    dec->mlp = meta_int(&l, "decoder.d_mlp", 1, 4 * MAX_WIDTH);
-    dec->max_len = meta_int(&l, "decoder.max_len", 2, 4096);
-    dec->grid_h = meta_int(&l, "decoder.grid_h", 1, 1024);
-    dec->grid_w = meta_int(&l, "decoder.grid_w", 1, 1024);
-    dec->d_visual = meta_int(&l, "decoder.d_visual", 1, 65536);
-    const capt_meta *eps = capt_file_find_meta(f, "decoder.ln_eps");
-    dec->ln_eps = eps && eps->type == CAPT_META_FLOAT ? (float)eps->float_value : 1e-5f;
+    nn_loader l = {f, err, 1};
+    dec->d = nn_meta_int(&l, "decoder.d_model", 1, MAX_WIDTH);
+    dec->heads = nn_meta_int(&l, "decoder.n_heads", 1, 256);
+    dec->layers = nn_meta_int(&l, "decoder.n_layers", 1, 256);
+    dec->mlp = nn_meta_int(&l, "decoder.d_mlp", 1, 4 * MAX_WIDTH);
+    dec->max_len = nn_meta_int(&l, "decoder.max_len", 2, 4096);
+    dec->grid_h = nn_meta_int(&l, "decoder.grid_h", 1, 1024);
+    dec->grid_w = nn_meta_int(&l, "decoder.grid_w", 1, 1024);
+    dec->d_visual = nn_meta_int(&l, "decoder.d_visual", 1, 65536);
+    dec->ln_eps = nn_meta_float(&l, "decoder.ln_eps", 1e-5f);
     if (l.ok && dec->d % dec->heads)
         l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.d_model is not a multiple of n_heads");
     dec->token_text = capt_file_find_meta(f, "decoder.token_text");
@@ -81,26 +37,26 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
         l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.token_text must hold the vocabulary's texts");
     if (l.ok) dec->vocab = (int)dec->token_text->count;
     const int64_t d = dec->d;
-    dec->visual = lin(&l, "decoder.visual", d, dec->d_visual);
-    dec->row = mat_f32(&l, "decoder.visual.row", dec->grid_h, d);
-    dec->col = mat_f32(&l, "decoder.visual.col", dec->grid_w, d);
-    dec->lnv_w = vec(&l, "decoder.visual.ln.weight", d);
-    dec->lnv_b = vec(&l, "decoder.visual.ln.bias", d);
+    dec->visual = nn_linear(&l, "decoder.visual", d, dec->d_visual, 1);
+    dec->row = nn_mat_f32(&l, "decoder.visual.row", dec->grid_h, d);
+    dec->col = nn_mat_f32(&l, "decoder.visual.col", dec->grid_w, d);
+    dec->lnv_w = nn_vec(&l, "decoder.visual.ln.weight", d);
+    dec->lnv_b = nn_vec(&l, "decoder.visual.ln.bias", d);
     if (l.ok) {
         dec->tok_emb = capt_file_tensor_checked(f, "decoder.tok_emb", 2, dec->vocab, d, 0, err);
         if (!dec->tok_emb) l.ok = 0;
     }
-    dec->pos = mat_f32(&l, "decoder.pos_emb", dec->max_len, d);
-    dec->lnf_w = vec(&l, "decoder.ln_f.weight", d);
-    dec->lnf_b = vec(&l, "decoder.ln_f.bias", d);
-    dec->out_bias = vec(&l, "decoder.out_bias", dec->vocab);
+    dec->pos = nn_mat_f32(&l, "decoder.pos_emb", dec->max_len, d);
+    dec->lnf_w = nn_vec(&l, "decoder.ln_f.weight", d);
+    dec->lnf_b = nn_vec(&l, "decoder.ln_f.bias", d);
+    dec->out_bias = nn_vec(&l, "decoder.out_bias", dec->vocab);
     dec->layer = l.ok ? calloc((size_t)dec->layers, sizeof *dec->layer) : NULL;
     if (l.ok && !dec->layer) l.ok = 0, capt_fail(err, CAPT_E_NOMEM, "out of memory");
     for (int i = 0; l.ok && i < dec->layers; i++) {
         decoder_layer *y = &dec->layer[i];
         char p[128], name[160];
-#define LAYER_VEC(field, suffix) (snprintf(name, sizeof name, "%s.%s", p, suffix), y->field = vec(&l, name, d))
-#define LAYER_LIN(field, suffix, o, in) (snprintf(name, sizeof name, "%s.%s", p, suffix), y->field = lin(&l, name, o, in))
+#define LAYER_VEC(field, suffix) (snprintf(name, sizeof name, "%s.%s", p, suffix), y->field = nn_vec(&l, name, d))
+#define LAYER_LIN(field, suffix, o, in) (snprintf(name, sizeof name, "%s.%s", p, suffix), y->field = nn_linear(&l, name, o, in, 1))
         snprintf(p, sizeof p, "decoder.layer.%d", i);
         LAYER_VEC(ln1_w, "ln1.weight"), LAYER_VEC(ln1_b, "ln1.bias"), LAYER_VEC(ln2_w, "ln2.weight");
         LAYER_VEC(ln2_b, "ln2.bias"), LAYER_VEC(ln3_w, "ln3.weight"), LAYER_VEC(ln3_b, "ln3.bias");
@@ -170,39 +126,6 @@ void capt_decoder_state_free(decoder_state *s) {
 
 /* ---- building blocks ------------------------------------------------------------------------ */
 
-/* y[rows, out] = x[rows, in] · Wᵀ + b, activations kept in f32 (so the decoder's logits
- * match the PyTorch model on the same weights to 1e-3; see docs/kernels.md). */
-static capt_status apply(const linear *f, capt_pool *pool, capt_isa isa, const float *x, int rows, float *y,
-                         capt_error *err) {
-    capt_gemm_args g = {x, f->w->data, f->w->dtype, f->b, y, rows, (int)f->w->dims[0], (int)f->w->dims[1], NULL, 1};
-    return capt_gemm(pool, isa, &g, err);
-}
-
-static void layer_norm(const float *x, float *y, int rows, int d, const float *w, const float *b, float eps) {
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * d;
-        float *yr = y + (size_t)r * d;
-        float mean = 0, var = 0;
-        for (int i = 0; i < d; i++) mean += xr[i];
-        mean /= (float)d;
-        for (int i = 0; i < d; i++) var += (xr[i] - mean) * (xr[i] - mean);
-        float inv = 1.0f / sqrtf(var / (float)d + eps);
-        for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
-    }
-}
-
-static void add_into(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
-/* softmax in place over n scores */
-static void softmax(float *s, int n) {
-    float max = s[0], sum = 0;
-    for (int i = 1; i < n; i++) max = s[i] > max ? s[i] : max;
-    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - max));
-    for (int i = 0; i < n; i++) s[i] /= sum;
-}
-
 /* One query row per head against n key rows (stride ld floats): out[d] and the weights
  * [heads][n] left in w. */
 static void attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
@@ -217,7 +140,7 @@ static void attend(const float *q, const float *k, const float *v, int n, size_t
             for (int i = 0; i < hd; i++) dot += q[h * hd + i] * kj[i];
             wh[j] = dot * scale;
         }
-        softmax(wh, n);
+        nn_softmax(wh, n);
         float *o = out + (size_t)h * hd;
         for (int i = 0; i < hd; i++) o[i] = 0;
         for (int j = 0; j < n; j++) {
@@ -234,22 +157,20 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
     const int d = dec->d, N = dec->grid_h * dec->grid_w;
     /* The grid as training saw it: f16. */
     for (size_t i = 0; i < (size_t)N * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
-    capt_status st = apply(&dec->visual, pool, isa, s->grid16, N, s->mem, err); /* [N, d] */
+    capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, N, s->mem, err); /* [N, d] */
     if (st) return st;
     for (int n = 0; n < N; n++) {
         const float *r = dec->row + (size_t)(n / dec->grid_w) * d, *c = dec->col + (size_t)(n % dec->grid_w) * d;
         float *m = s->mem + (size_t)n * d;
         for (int i = 0; i < d; i++) m[i] += r[i] + c[i];
     }
-    layer_norm(s->mem, s->mem, N, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
+    nn_layer_norm(s->mem, s->mem, N, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
     for (int l = 0; l < dec->layers && !st; l++) {
-        st = apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
-        if (!st) st = apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);
+        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
+        if (!st) st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);
     }
     return st;
 }
-
-static float gelu(float u) { return 0.5f * u * (1.0f + erff(u * 0.70710678118654752f)); }
 
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err) {
@@ -262,20 +183,20 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         float *x = s->x + (size_t)b * d;
         capt_dequantize_row(dec->tok_emb->dtype, (const unsigned char *)dec->tok_emb->data + (size_t)tokens[b] * row_bytes,
                             x, d);
-        add_into(x, dec->pos + (size_t)t * d, (size_t)d);
+        nn_add_into(x, dec->pos + (size_t)t * d, (size_t)d);
     }
     const size_t cache_stride = (size_t)dec->max_len * d; /* one layer of one beam */
     capt_status st = CAPT_OK;
     for (int l = 0; l < L && !st; l++) {
         const decoder_layer *y = &dec->layer[l];
         /* causal self-attention over positions 0..t of each beam */
-        layer_norm(s->x, s->h, n_beams, d, y->ln1_w, y->ln1_b, dec->ln_eps);
-        st = apply(&y->self_q, pool, isa, s->h, n_beams, s->q, err);
-        if (!st) st = apply(&y->self_k, pool, isa, s->h, n_beams, s->att, err);
+        nn_layer_norm(s->x, s->h, n_beams, d, y->ln1_w, y->ln1_b, dec->ln_eps);
+        st = nn_linear_apply(&y->self_q, pool, isa, s->h, n_beams, s->q, err);
+        if (!st) st = nn_linear_apply(&y->self_k, pool, isa, s->h, n_beams, s->att, err);
         for (int b = 0; !st && b < n_beams; b++)
             memcpy(s->self_k + ((size_t)b * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
                    sizeof(float) * d);
-        if (!st) st = apply(&y->self_v, pool, isa, s->h, n_beams, s->att, err);
+        if (!st) st = nn_linear_apply(&y->self_v, pool, isa, s->h, n_beams, s->att, err);
         for (int b = 0; !st && b < n_beams; b++)
             memcpy(s->self_v + ((size_t)b * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
                    sizeof(float) * d);
@@ -284,29 +205,29 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
             attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
                    s->att + (size_t)b * d);
         }
-        if (!st) st = apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
+        if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
-        add_into(s->x, s->h, (size_t)n_beams * d);
+        nn_add_into(s->x, s->h, (size_t)n_beams * d);
         /* cross-attention over the N visual tokens */
-        layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
-        st = apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
+        nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
+        st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
             attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
                    H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
-        if (!st) st = apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
+        if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
-        add_into(s->x, s->h, (size_t)n_beams * d);
+        nn_add_into(s->x, s->h, (size_t)n_beams * d);
         /* MLP */
-        layer_norm(s->x, s->h, n_beams, d, y->ln3_w, y->ln3_b, dec->ln_eps);
-        st = apply(&y->fc1, pool, isa, s->h, n_beams, s->mlp, err);
-        for (size_t i = 0; !st && i < (size_t)n_beams * dec->mlp; i++) s->mlp[i] = gelu(s->mlp[i]);
-        if (!st) st = apply(&y->fc2, pool, isa, s->mlp, n_beams, s->h, err);
-        if (!st) add_into(s->x, s->h, (size_t)n_beams * d);
+        nn_layer_norm(s->x, s->h, n_beams, d, y->ln3_w, y->ln3_b, dec->ln_eps);
+        st = nn_linear_apply(&y->fc1, pool, isa, s->h, n_beams, s->mlp, err);
+        if (!st) nn_activate(NN_GELU, s->mlp, (size_t)n_beams * dec->mlp);
+        if (!st) st = nn_linear_apply(&y->fc2, pool, isa, s->mlp, n_beams, s->h, err);
+        if (!st) nn_add_into(s->x, s->h, (size_t)n_beams * d);
     }
     if (st) return st;
-    layer_norm(s->x, s->h, n_beams, d, dec->lnf_w, dec->lnf_b, dec->ln_eps);
+    nn_layer_norm(s->x, s->h, n_beams, d, dec->lnf_w, dec->lnf_b, dec->ln_eps);
     linear out = {dec->tok_emb, dec->out_bias};
-    return apply(&out, pool, isa, s->h, n_beams, s->logits, err);
+    return nn_linear_apply(&out, pool, isa, s->h, n_beams, s->logits, err);
 }
 
 void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t) {

@@ -6,11 +6,7 @@
 
 #include "capt.h"
 #include "kernels.h"
-
-typedef struct linear {
-    const capt_tensor *w; /* [out, in], any dtype */
-    const float *b;       /* [out] */
-} linear;
+#include "nn.h"
 
 typedef struct decoder_layer {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b, *ln3_w, *ln3_b; /* [d] */

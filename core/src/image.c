@@ -206,7 +206,7 @@ capt_status capt_image_from_rgba(const uint8_t *rgba, int width, int height, int
     return CAPT_OK;
 }
 
-/* ---- resizing (Pillow's ImagingResample, bilinear, 8 bits per channel) ------------------ */
+/* ---- resizing (Pillow's ImagingResample, 8 bits per channel) ------------------------------ */
 
 #define PRECISION_BITS (32 - 8 - 2)
 
@@ -221,9 +221,19 @@ static double triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-static int make_taps(int in_size, int out_size, taps *t) {
-    double scale = (double)in_size / out_size, filter_scale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filter_scale;
+/* Keys' cubic with a = -0.5, as Pillow's BICUBIC. */
+static double cubic(double x) {
+    const double a = -0.5;
+    x = fabs(x);
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+    return 0.0;
+}
+
+static int make_taps(int in_size, int out_size, capt_resample filter, taps *t) {
+    double (*kernel)(double) = filter == CAPT_RESAMPLE_BICUBIC ? cubic : triangle;
+    double scale = (double)in_size / out_size, filter_scale = scale < 1.0 ? 1.0 : scale, inv_scale = 1.0 / filter_scale;
+    double support = (filter == CAPT_RESAMPLE_BICUBIC ? 2.0 : 1.0) * filter_scale;
     t->ksize = (int)ceil(support) * 2 + 1;
     t->bounds = malloc(sizeof(int) * 2 * (size_t)out_size);
     t->k = calloc((size_t)out_size * (size_t)t->ksize, sizeof(int));
@@ -239,7 +249,7 @@ static int make_taps(int in_size, int out_size, taps *t) {
         if (hi > in_size) hi = in_size;
         int n = hi - lo;
         for (int i = 0; i < n; i++) {
-            w[i] = triangle((i + lo - center + 0.5) / filter_scale);
+            w[i] = kernel((i + lo - center + 0.5) * inv_scale);
             sum += w[i];
         }
         for (int i = 0; i < n; i++) {
@@ -281,13 +291,20 @@ static void resample_pass(const uint8_t *in, int in_w, uint8_t *out, int out_w, 
 }
 
 capt_status capt_image_resize(const capt_image *in, int width, int height, capt_image **out, capt_error *err) {
+    return capt_image_resample(in, width, height, CAPT_RESAMPLE_BILINEAR, out, err);
+}
+
+capt_status capt_image_resample(const capt_image *in, int width, int height, capt_resample filter, capt_image **out,
+                                capt_error *err) {
     if (!in || !out) return capt_fail(err, CAPT_E_ARG, "resize: NULL argument");
+    if (filter != CAPT_RESAMPLE_BILINEAR && filter != CAPT_RESAMPLE_BICUBIC)
+        return capt_fail(err, CAPT_E_ARG, "resize: unknown filter %d", (int)filter);
     capt_image *img;
     capt_status st = new_image(width, height, &img, err);
     if (st) return st;
     taps h = {0}, v = {0};
     uint8_t *tmp = NULL;
-    int ok = make_taps(in->width, width, &h) && make_taps(in->height, height, &v);
+    int ok = make_taps(in->width, width, filter, &h) && make_taps(in->height, height, filter, &v);
     /* Rows the vertical pass reads: from the first tap of the first output row to the
      * last tap of the last. */
     int first = ok ? v.bounds[0] : 0, last = ok ? v.bounds[2 * height - 2] + v.bounds[2 * height - 1] : 0;
@@ -307,5 +324,17 @@ capt_status capt_image_resize(const capt_image *in, int width, int height, capt_
     free(v.bounds);
     free(v.k);
     *out = img;
+    return st;
+}
+
+capt_status capt_image_crop(const capt_image *in, int left, int top, int width, int height, capt_image **out,
+                            capt_error *err) {
+    if (!in || !out) return capt_fail(err, CAPT_E_ARG, "crop: NULL argument");
+    if (left < 0 || top < 0 || width < 1 || height < 1 || left > in->width - width || top > in->height - height)
+        return capt_fail(err, CAPT_E_ARG, "crop: %dx%d at (%d, %d) is not inside the %dx%d image", width, height, left,
+                         top, in->width, in->height);
+    capt_status st = new_image(width, height, out, err);
+    for (int y = 0; !st && y < height; y++)
+        memcpy((*out)->rgb + (size_t)y * width * 3, in->rgb + ((size_t)(top + y) * in->width + left) * 3, (size_t)width * 3);
     return st;
 }

@@ -3,31 +3,95 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <time.h>
 
 #include "context.h"
 #include "internal.h"
 
+static int meta_string_is(const capt_meta *m, const char *value) {
+    return m && m->type == CAPT_META_STRING && m->string_value.len == strlen(value) &&
+           memcmp(m->string_value.ptr, value, m->string_value.len) == 0;
+}
+
 static capt_status read_preprocess(const capt_file *f, preprocess *p, capt_error *err) {
     const capt_meta *w = capt_file_find_meta(f, "preprocess.width"), *h = capt_file_find_meta(f, "preprocess.height");
     const capt_meta *mean = capt_file_find_meta(f, "preprocess.mean"), *std = capt_file_find_meta(f, "preprocess.std");
     const capt_meta *resize = capt_file_find_meta(f, "preprocess.resize");
+    const capt_meta *filter = capt_file_find_meta(f, "preprocess.filter");
     if (!w || !h || w->type != CAPT_META_INT || h->type != CAPT_META_INT || w->int_value < 1 || w->int_value > 8192 ||
         h->int_value < 1 || h->int_value > 8192)
         return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.width/height missing or out of range");
     if (!mean || !std || mean->type != CAPT_META_ARRAY || std->type != CAPT_META_ARRAY ||
         mean->elem_type != CAPT_META_FLOAT || std->elem_type != CAPT_META_FLOAT || mean->count != 3 || std->count != 3)
         return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.mean/std must be 3 floats");
-    if (!resize || resize->type != CAPT_META_STRING || resize->string_value.len != 7 ||
-        memcmp(resize->string_value.ptr, "stretch", 7) != 0)
-        return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.resize must be \"stretch\"");
     p->width = (int)w->int_value;
     p->height = (int)h->int_value;
+    p->shortest_side = 0;
+    if (meta_string_is(resize, "shortest_side")) {
+        const capt_meta *side = capt_file_find_meta(f, "preprocess.shortest_side");
+        if (!side || side->type != CAPT_META_INT || side->int_value < (p->width > p->height ? p->width : p->height) ||
+            side->int_value > 8192)
+            return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.shortest_side must be an int >= the crop size");
+        p->shortest_side = (int)side->int_value;
+    } else if (!meta_string_is(resize, "stretch")) {
+        return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.resize must be \"stretch\" or \"shortest_side\"");
+    }
+    if (!filter || meta_string_is(filter, "bilinear")) p->filter = CAPT_RESAMPLE_BILINEAR;
+    else if (meta_string_is(filter, "bicubic")) p->filter = CAPT_RESAMPLE_BICUBIC;
+    else return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.filter must be \"bilinear\" or \"bicubic\"");
     for (int c = 0; c < 3; c++) {
         p->mean[c] = (float)capt_meta_float_at(mean, (size_t)c);
         p->std[c] = (float)capt_meta_float_at(std, (size_t)c);
         if (!(p->std[c] > 0.0f)) return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.std must be positive");
     }
+    return CAPT_OK;
+}
+
+/* The encoder's visual tokens: grid_h x grid_w x channels. */
+static convnet_shape grid_shape(const capt_model *m) {
+    if (m->vit) return (convnet_shape){m->vit->grid, m->vit->grid, m->vit->stack.width};
+    return m->encoder->shapes[m->encoder->grid];
+}
+
+static capt_status load_encoder(capt_model *m, capt_error *err) {
+    const capt_meta *type = capt_file_find_meta(m->file, "encoder.type");
+    capt_status st;
+    int in_w, in_h;
+    if (meta_string_is(type, "convnet")) {
+        st = capt_convnet_load(m->file, "encoder", &m->encoder, err);
+        if (st) return st;
+        in_w = m->encoder->shapes[0].w, in_h = m->encoder->shapes[0].h;
+        m->labels = capt_file_find_meta(m->file, "encoder.labels");
+        if (m->labels && (m->labels->type != CAPT_META_ARRAY || m->labels->elem_type != CAPT_META_STRING ||
+                          m->labels->count != (size_t)m->encoder->shapes[m->encoder->logits].c))
+            return capt_fail(err, CAPT_E_FORMAT, "model: encoder.labels must be one string per class");
+    } else if (meta_string_is(type, "vit")) {
+        st = capt_clip_vision_load(m->file, &m->vit, err);
+        if (st) return st;
+        in_w = in_h = m->vit->image_size;
+    } else {
+        return capt_fail(err, CAPT_E_UNSUPPORTED, "model: encoder.type must be \"convnet\" or \"vit\"");
+    }
+    if (in_h != m->pre.height || in_w != m->pre.width)
+        return capt_fail(err, CAPT_E_FORMAT, "model: preprocess size %dx%d differs from the encoder input %dx%d",
+                         m->pre.width, m->pre.height, in_w, in_h);
+    return CAPT_OK;
+}
+
+static capt_status load_text(capt_model *m, capt_error *err) {
+    capt_status st = capt_clip_text_load(m->file, &m->text, err);
+    if (st) return st;
+    nn_loader l = {m->file, err, 1};
+    float scale = nn_meta_float(&l, "clip.logit_scale", 0.0f);
+    if (!l.ok) return err ? err->status : CAPT_E_FORMAT;
+    m->logit_scale = expf(scale);
+    m->merges = capt_file_find_meta(m->file, "tokenizer.merges");
+    if (!m->merges || m->merges->type != CAPT_META_ARRAY || m->merges->elem_type != CAPT_META_STRING ||
+        512 + m->merges->count + 2 != (size_t)m->text->vocab)
+        return capt_fail(err, CAPT_E_FORMAT, "model: tokenizer.merges must hold text.vocab_size - 514 BPE merges");
+    if (m->vit && m->vit->embed_dim != m->text->embed_dim)
+        return capt_fail(err, CAPT_E_FORMAT, "model: the image and text embeddings differ in size");
     return CAPT_OK;
 }
 
@@ -38,36 +102,19 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
     if (!m) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
     capt_status st = capt_file_open(buf, len, &m->file, err);
     if (!st) st = read_preprocess(m->file, &m->pre, err);
-    if (!st) {
-        const capt_meta *type = capt_file_find_meta(m->file, "encoder.type");
-        if (!type || type->type != CAPT_META_STRING || type->string_value.len != 7 ||
-            memcmp(type->string_value.ptr, "convnet", 7) != 0)
-            st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: encoder.type must be \"convnet\"");
-    }
-    if (!st) st = capt_convnet_load(m->file, "encoder", &m->encoder, err);
+    if (!st) st = load_encoder(m, err);
     if (!st && capt_file_find_meta(m->file, "decoder.type")) {
-        const capt_meta *type = capt_file_find_meta(m->file, "decoder.type");
-        if (type->type != CAPT_META_STRING || type->string_value.len != 11 ||
-            memcmp(type->string_value.ptr, "transformer", 11) != 0)
+        if (!meta_string_is(capt_file_find_meta(m->file, "decoder.type"), "transformer"))
             st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: decoder.type must be \"transformer\"");
         if (!st) st = capt_decoder_load(m->file, &m->decoder, err);
         if (!st) {
-            convnet_shape g = m->encoder->shapes[m->encoder->grid];
+            convnet_shape g = grid_shape(m);
             if (g.h != m->decoder->grid_h || g.w != m->decoder->grid_w || g.c != m->decoder->d_visual)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder expects a %dx%dx%d grid, the encoder gives %dx%dx%d",
                                m->decoder->grid_h, m->decoder->grid_w, m->decoder->d_visual, g.h, g.w, g.c);
         }
     }
-    if (!st) {
-        convnet_shape in = m->encoder->shapes[0];
-        if (in.h != m->pre.height || in.w != m->pre.width)
-            st = capt_fail(err, CAPT_E_FORMAT, "model: preprocess size %dx%d differs from the encoder input %dx%d",
-                           m->pre.width, m->pre.height, in.w, in.h);
-        m->labels = capt_file_find_meta(m->file, "encoder.labels");
-        if (m->labels && (m->labels->type != CAPT_META_ARRAY || m->labels->elem_type != CAPT_META_STRING ||
-                          m->labels->count != (size_t)m->encoder->shapes[m->encoder->logits].c))
-            st = capt_fail(err, CAPT_E_FORMAT, "model: encoder.labels must be one string per class");
-    }
+    if (!st && capt_file_find_meta(m->file, "text.width")) st = load_text(m, err);
     if (st) {
         capt_model_free(m);
         return st;
@@ -79,6 +126,8 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
 void capt_model_free(capt_model *m) {
     if (!m) return;
     capt_decoder_free(m->decoder);
+    capt_clip_text_free(m->text);
+    capt_clip_vision_free(m->vit);
     capt_convnet_free(m->encoder);
     capt_file_free(m->file);
     free(m);
@@ -87,6 +136,12 @@ void capt_model_free(capt_model *m) {
 const capt_file *capt_model_file(const capt_model *m) { return m->file; }
 
 int capt_model_has_decoder(const capt_model *m) { return m && m->decoder != NULL; }
+
+int capt_model_has_text(const capt_model *m) { return m && m->text != NULL; }
+
+int capt_model_embed_dim(const capt_model *m) { return m && m->vit ? m->vit->embed_dim : 0; }
+
+float capt_model_logit_scale(const capt_model *m) { return m && m->text ? m->logit_scale : 0.0f; }
 
 size_t capt_model_label_count(const capt_model *m) { return m->labels ? m->labels->count : 0; }
 
@@ -110,7 +165,19 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
     ctx->model = model;
     ctx->isa = capt_isa_best();
     capt_status st = capt_pool_create(p.n_threads, &ctx->pool, err);
-    if (!st) st = capt_convnet_work_alloc(model->encoder, &ctx->work, err);
+    if (!st && model->encoder) st = capt_convnet_work_alloc(model->encoder, &ctx->work, err);
+    if (!st && model->vit) {
+        const clip_vision *v = model->vit;
+        st = capt_clip_work_alloc(&v->stack, v->n_tokens, (size_t)v->grid * v->grid * 3 * v->patch * v->patch,
+                                  v->embed_dim, &ctx->vit_work, err);
+    }
+    if (!st && model->text) {
+        st = capt_clip_work_alloc(&model->text->stack, model->text->context, 0, model->text->embed_dim, &ctx->text_work,
+                                  err);
+        if (!st) st = capt_tokenizer_create_from_list(model->merges->strings, model->merges->count, &ctx->tok, err);
+        if (!st && !(ctx->ids = malloc(sizeof(int32_t) * (size_t)model->text->context)))
+            st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    }
     if (!st) {
         ctx->input = malloc(sizeof(float) * 3 * (size_t)model->pre.width * (size_t)model->pre.height);
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
@@ -126,7 +193,11 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
 
 void capt_context_free(capt_context *ctx) {
     if (!ctx) return;
-    capt_convnet_work_free(ctx->model->encoder, &ctx->work);
+    if (ctx->model->encoder) capt_convnet_work_free(ctx->model->encoder, &ctx->work);
+    capt_clip_work_free(&ctx->vit_work);
+    capt_clip_work_free(&ctx->text_work);
+    capt_tokenizer_free(ctx->tok);
+    free(ctx->ids);
     capt_decoder_state_free(&ctx->dec);
     capt_pool_free(ctx->pool);
     free(ctx->input);
@@ -146,17 +217,80 @@ capt_status capt_context_fail(capt_context *ctx, const capt_error *e) {
     return e->status;
 }
 
+/* The image as the encoder's input: stretched, or resized by its shorter side and
+ * cropped at the centre (torchvision's Resize + CenterCrop, as OpenAI's CLIP). */
+static capt_status fit_image(const preprocess *p, const capt_image *image, capt_image **out, capt_error *err) {
+    *out = NULL;
+    if (!p->shortest_side)
+        return image->width == p->width && image->height == p->height
+                   ? CAPT_OK
+                   : capt_image_resample(image, p->width, p->height, p->filter, out, err);
+    int w = image->width, h = image->height, side = p->shortest_side;
+    /* The longer side: int(side * long / short), as torchvision computes it. */
+    int new_w = w <= h ? side : (int)((double)side * w / h);
+    int new_h = w <= h ? (int)((double)side * h / w) : side;
+    if (new_w > CAPT_IMAGE_MAX_SIDE || new_h > CAPT_IMAGE_MAX_SIDE)
+        return capt_fail(err, CAPT_E_IMAGE, "image: %dx%d is too elongated to resize by its shorter side", w, h);
+    capt_image *resized = NULL;
+    capt_status st = CAPT_OK;
+    if (new_w != w || new_h != h) st = capt_image_resample(image, new_w, new_h, p->filter, &resized, err);
+    const capt_image *src = resized ? resized : image;
+    /* The crop's offset: round((size - crop) / 2) with Python's round-half-to-even. */
+    int dx = new_w - p->width, dy = new_h - p->height;
+    int left = dx / 2 + ((dx & 1) && ((dx / 2) & 1)), top = dy / 2 + ((dy & 1) && ((dy / 2) & 1));
+    if (!st) st = capt_image_crop(src, left, top, p->width, p->height, out, err);
+    capt_image_free(resized);
+    return st;
+}
+
+capt_status capt_model_fit_image(const capt_model *m, const capt_image *image, capt_image **out, capt_error *err) {
+    if (!m || !image || !image->rgb || !out) return capt_fail(err, CAPT_E_ARG, "capt_model_fit_image: NULL argument");
+    capt_status st = fit_image(&m->pre, image, out, err);
+    if (!st && !*out) st = capt_image_crop(image, 0, 0, image->width, image->height, out, err); /* a copy */
+    return st;
+}
+
+/* Runs the encoder on ctx->input and describes its outputs. */
+static capt_status run_encoder(capt_context *ctx, capt_features *out, double preprocess_ms) {
+    const capt_model *m = ctx->model;
+    capt_error e;
+    double t1 = capt_now_ms();
+    if (m->vit) {
+        clip_work *w = &ctx->vit_work;
+        if (capt_clip_vision_forward(m->vit, w, ctx->pool, ctx->isa, ctx->input, &e)) return capt_context_fail(ctx, &e);
+        const int d = m->vit->stack.width;
+        /* The visual tokens are the patches' last hidden state; the class token is pooled. */
+        *out = (capt_features){m->vit->grid, m->vit->grid, d,    w->x + d, w->pooled, 0, NULL, preprocess_ms,
+                               capt_now_ms() - t1, m->vit->embed_dim, w->embedding};
+    } else {
+        if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e))
+            return capt_context_fail(ctx, &e);
+        const capt_convnet *net = m->encoder;
+        convnet_shape g = net->shapes[net->grid];
+        *out = (capt_features){g.h,
+                               g.w,
+                               g.c,
+                               capt_convnet_value(net, &ctx->work, net->grid),
+                               capt_convnet_value(net, &ctx->work, net->pooled),
+                               net->shapes[net->logits].c,
+                               capt_convnet_value(net, &ctx->work, net->logits),
+                               preprocess_ms,
+                               capt_now_ms() - t1,
+                               0,
+                               NULL};
+    }
+    ctx->error[0] = 0;
+    return CAPT_OK;
+}
+
 capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_features *out) {
     if (!ctx || !image || !image->rgb || !out) return CAPT_E_ARG;
     const capt_model *m = ctx->model;
     capt_error e;
     double t0 = capt_now_ms();
-    capt_image *resized = NULL;
-    const capt_image *src = image;
-    if (image->width != m->pre.width || image->height != m->pre.height) {
-        if (capt_image_resize(image, m->pre.width, m->pre.height, &resized, &e)) return capt_context_fail(ctx, &e);
-        src = resized;
-    }
+    capt_image *fitted;
+    if (fit_image(&m->pre, image, &fitted, &e)) return capt_context_fail(ctx, &e);
+    const capt_image *src = fitted ? fitted : image;
     size_t pixels = (size_t)m->pre.width * m->pre.height;
     float scale[3], offset[3]; /* x = p * scale + offset */
     for (int c = 0; c < 3; c++) {
@@ -165,20 +299,47 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
     }
     for (size_t i = 0; i < pixels; i++)
         for (int c = 0; c < 3; c++) ctx->input[3 * i + c] = (float)src->rgb[3 * i + c] * scale[c] + offset[c];
-    capt_image_free(resized);
-    double t1 = capt_now_ms();
-    if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e)) return capt_context_fail(ctx, &e);
-    const capt_convnet *net = m->encoder;
-    convnet_shape g = net->shapes[net->grid];
-    *out = (capt_features){g.h,
-                           g.w,
-                           g.c,
-                           capt_convnet_value(net, &ctx->work, net->grid),
-                           capt_convnet_value(net, &ctx->work, net->pooled),
-                           net->shapes[net->logits].c,
-                           capt_convnet_value(net, &ctx->work, net->logits),
-                           t1 - t0,
-                           capt_now_ms() - t1};
+    capt_image_free(fitted);
+    return run_encoder(ctx, out, capt_now_ms() - t0);
+}
+
+capt_status capt_encode_pixels(capt_context *ctx, const float *pixels, int width, int height, capt_features *out) {
+    if (!ctx || !pixels || !out) return CAPT_E_ARG;
+    const capt_model *m = ctx->model;
+    if (width != m->pre.width || height != m->pre.height) {
+        snprintf(ctx->error, sizeof ctx->error, "pixels: %dx%d given, the encoder takes %dx%d", width, height,
+                 m->pre.width, m->pre.height);
+        return CAPT_E_ARG;
+    }
+    size_t plane = (size_t)width * height;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) ctx->input[3 * i + c] = pixels[(size_t)c * plane + i];
+    return run_encoder(ctx, out, 0.0);
+}
+
+capt_status capt_embed_text(capt_context *ctx, const char *text, size_t len, capt_text_embedding *out) {
+    if (!ctx || (!text && len) || !out) return CAPT_E_ARG;
+    const clip_text *t = ctx->model->text;
+    if (!t) {
+        snprintf(ctx->error, sizeof ctx->error, "this model has no text tower");
+        return CAPT_E_UNSUPPORTED;
+    }
+    size_t n = 0;
+    capt_status st = capt_tokenizer_encode(ctx->tok, text ? text : "", len, ctx->ids + 1, (size_t)t->context - 2, &n);
+    if (st) {
+        snprintf(ctx->error, sizeof ctx->error, "%s", capt_tokenizer_last_error(ctx->tok));
+        return st;
+    }
+    if (n > (size_t)t->context - 2) {
+        snprintf(ctx->error, sizeof ctx->error, "text: %zu tokens, the model reads at most %d", n, t->context - 2);
+        return CAPT_E_ARG;
+    }
+    ctx->ids[0] = t->sot;
+    ctx->ids[n + 1] = t->eot;
+    capt_error e;
+    if (capt_clip_text_forward(t, &ctx->text_work, ctx->pool, ctx->isa, ctx->ids, (int)n + 2, &e))
+        return capt_context_fail(ctx, &e);
+    *out = (capt_text_embedding){(int)n + 2, ctx->ids, t->embed_dim, ctx->text_work.embedding};
     ctx->error[0] = 0;
     return CAPT_OK;
 }

@@ -1,0 +1,98 @@
+/* nn.c — see nn.h. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+int nn_meta_int(nn_loader *l, const char *key, int lo, int hi) {
+    const capt_meta *m = capt_file_find_meta(l->file, key);
+    if (!m || m->type != CAPT_META_INT || m->int_value < lo || m->int_value > hi) {
+        if (l->ok) capt_fail(l->err, CAPT_E_FORMAT, "model: %s is missing or not an int in %d..%d", key, lo, hi);
+        l->ok = 0;
+        return lo;
+    }
+    return (int)m->int_value;
+}
+
+float nn_meta_float(nn_loader *l, const char *key, float fallback) {
+    const capt_meta *m = capt_file_find_meta(l->file, key);
+    if (!m) return fallback;
+    if (m->type != CAPT_META_FLOAT || !isfinite(m->float_value)) {
+        if (l->ok) capt_fail(l->err, CAPT_E_FORMAT, "model: %s is not a finite float", key);
+        l->ok = 0;
+        return fallback;
+    }
+    return (float)m->float_value;
+}
+
+const float *nn_vec(nn_loader *l, const char *name, int64_t n) {
+    if (!l->ok) return NULL;
+    const capt_tensor *t = capt_file_tensor_checked(l->file, name, 1, n, 0, 1, l->err);
+    if (!t) l->ok = 0;
+    return t ? t->data : NULL;
+}
+
+const float *nn_mat_f32(nn_loader *l, const char *name, int64_t rows, int64_t cols) {
+    if (!l->ok) return NULL;
+    const capt_tensor *t = capt_file_tensor_checked(l->file, name, 2, rows, cols, 1, l->err);
+    if (!t) l->ok = 0;
+    return t ? t->data : NULL;
+}
+
+linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int with_bias) {
+    linear r = {NULL, NULL};
+    char name[256];
+    if (!l->ok) return r;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    r.w = capt_file_tensor_checked(l->file, name, 2, out, in, 0, l->err);
+    if (r.w && (r.w->dtype == CAPT_DTYPE_Q8_0 || r.w->dtype == CAPT_DTYPE_Q4_0) && in % CAPT_QK) {
+        capt_fail(l->err, CAPT_E_FORMAT, "model: %s is quantized but its rows are not whole blocks", name);
+        r.w = NULL;
+    }
+    if (!r.w) {
+        l->ok = 0;
+        return r;
+    }
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (with_bias) r.b = nn_vec(l, name, out);
+    return r;
+}
+
+capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, const float *x, int rows, float *y,
+                            capt_error *err) {
+    capt_gemm_args g = {x, f->w->data, f->w->dtype, f->b, y, rows, (int)f->w->dims[0], (int)f->w->dims[1], NULL, 1};
+    return capt_gemm(pool, isa, &g, err);
+}
+
+void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, const float *b, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * d;
+        float *yr = y + (size_t)r * d;
+        float mean = 0, var = 0;
+        for (int i = 0; i < d; i++) mean += xr[i];
+        mean /= (float)d;
+        for (int i = 0; i < d; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        float inv = 1.0f / sqrtf(var / (float)d + eps);
+        for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
+    }
+}
+
+void nn_add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void nn_softmax(float *s, int n) {
+    float max = s[0], sum = 0;
+    for (int i = 1; i < n; i++) max = s[i] > max ? s[i] : max;
+    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - max));
+    for (int i = 0; i < n; i++) s[i] /= sum;
+}
+
+void nn_activate(nn_activation act, float *x, size_t n) {
+    if (act == NN_GELU) /* exact (erf) GELU, as torch.nn.GELU() */
+        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    else /* CLIP's quick_gelu: x · sigmoid(1.702 x) */
+        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+}

@@ -1,0 +1,45 @@
+/* nn.h — building blocks shared by the transformers (the caption decoder and the CLIP
+ * towers): checked loading of their tensors, linear layers, layer norm, softmax and
+ * activations. */
+#ifndef CAPT_NN_H
+#define CAPT_NN_H
+
+#include "capt.h"
+#include "kernels.h"
+
+typedef struct linear {
+    const capt_tensor *w; /* [out, in], any dtype */
+    const float *b;       /* [out], or NULL for a layer without bias */
+} linear;
+
+/* Reads hyperparameters and tensors, keeping the first failure: after one, every call
+ * returns a harmless value and `ok` stays 0, so a loader checks once at the end. */
+typedef struct nn_loader {
+    const capt_file *file;
+    capt_error *err;
+    int ok;
+} nn_loader;
+
+int nn_meta_int(nn_loader *l, const char *key, int lo, int hi);
+/* A float metadata value, or `fallback` when the key is absent. */
+float nn_meta_float(nn_loader *l, const char *key, float fallback);
+const float *nn_vec(nn_loader *l, const char *name, int64_t n);                 /* f32 [n] */
+const float *nn_mat_f32(nn_loader *l, const char *name, int64_t rows, int64_t cols); /* f32 [rows, cols] */
+/* "<prefix>.weight" [out, in] in any dtype (quantized: in % 32 == 0) and, when
+ * with_bias, "<prefix>.bias" [out] in f32. */
+linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int with_bias);
+
+/* y[rows, out] = x[rows, in] · Wᵀ + b with activations kept in f32 (results match a float
+ * reference to rounding; see docs/kernels.md). */
+capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, const float *x, int rows, float *y,
+                            capt_error *err);
+
+/* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b for each of `rows` rows of d; y may be x. */
+void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, const float *b, float eps);
+void nn_add_into(float *x, const float *y, size_t n);
+void nn_softmax(float *s, int n); /* in place */
+
+typedef enum nn_activation { NN_GELU, NN_QUICK_GELU } nn_activation;
+void nn_activate(nn_activation act, float *x, size_t n);
+
+#endif
