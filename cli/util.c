@@ -19,7 +19,14 @@ unsigned char *read_file(const char *path, size_t *len) {
         fprintf(stderr, "capt: %s: %s\n", path, strerror(errno));
         return NULL;
     }
+    /* A regular file is read into one allocation of its size (a 600 MB model must not need
+     * twice that while a doubling buffer grows); pipes grow the buffer as they go. */
     size_t cap = 1 << 16, n = 0;
+    if (f != stdin && fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        if (size >= 0 && (unsigned long)size < SIZE_MAX - 1) cap = (size_t)size + 1; /* +1: see EOF at once */
+        rewind(f);
+    }
     unsigned char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {

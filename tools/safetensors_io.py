@@ -67,7 +67,7 @@ def write_safetensors(path, tensors, metadata=None):
     names = {np.dtype(v): k for k, v in _DTYPES.items()}
     header, offset, blobs = {}, 0, []
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.array(tensors[name], order="C")  # (ascontiguousarray would make scalars 1-d)
         a = a.astype(a.dtype.newbyteorder("<"))
         raw = a.tobytes()
         header[name] = {"dtype": names[np.dtype(a.dtype.str)], "shape": list(a.shape),

@@ -129,6 +129,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--limit", type=int, help="use only the first N training and dev images (a smoke run)")
     ap.add_argument("--save-epochs", action="store_true", help="also keep each epoch's weights (OUT/epochNN.pt), "
                                                               "for checkpoint averaging (average.py)")
     ap.add_argument("--flip-features", help="features of the mirrored images (capt features --flip): used for "
@@ -145,6 +146,17 @@ def main():
     vocab = data.build_vocab(caps, train_names, tok)
     feats, rows = data.load_features(args.features)
     feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
+    missing = [n for n in train_names + dev_names if n not in rows]
+    if missing and not args.limit:
+        sys.exit("train: %d training/dev images have no features (e.g. %s)" % (len(missing), missing[0]))
+    if args.limit:
+        train_names = [n for n in train_names if n in rows][:args.limit]
+        dev_names = [n for n in dev_names if n in rows][:args.limit]
+    # The visual tokens form a square grid: 7x7 for MobileNetV2 and CLIP ViT-B/32 at 224,
+    # 14x14 for ViT-B/16.
+    side = int(round(np.sqrt(feats.shape[1])))
+    if side * side != feats.shape[1]:
+        sys.exit("train: %d visual tokens do not form a square grid" % feats.shape[1])
     train_seqs = {n: [vocab.encode(c) for c in caps[n]] for n in train_names}
     flip_feats = flip_seqs = None
     if args.flip_features:
@@ -152,7 +164,7 @@ def main():
         flip_feats = np.ascontiguousarray(flip_feats)
         assert flip_rows == rows, "the mirrored features must list the same images in the same order"
         flip_seqs = {n: [vocab.encode(swap_left_right(c.lower())) for c in caps[n]] for n in train_names}
-    cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len,
+    cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len, grid_h=side, grid_w=side,
                  d_visual=feats.shape[2], dropout=args.dropout)
     model = CaptionDecoder(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]

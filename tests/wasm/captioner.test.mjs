@@ -117,3 +117,55 @@ test('the plain (no SIMD) build agrees', async () => {
   assert.ok(diff <= 1e-3, `plain vs SIMD logits differ by ${diff}`);
   plain.dispose();
 });
+
+// CLIP (docs/clip.md) through the same API: the tiny golden model, converted here.
+function readSafetensors(bytes) {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  const out = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__' || t.dtype !== 'F32') continue;
+    const [begin, end] = t.data_offsets;
+    const copy = Uint8Array.prototype.slice.call(bytes, 8 + n + begin, 8 + n + end); // (Buffer.slice would be a view)
+    out[name] = { shape: t.shape, data: new Float32Array(copy.buffer) };
+  }
+  return out;
+}
+
+test('CLIP: text and image embeddings match OpenAI\'s golden outputs and the native CLI', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const tiny = path.join(ASSETS, 'reference/clip-tiny-b32');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'capt-clip-'));
+  try {
+    const model = path.join(dir, 'clip-f32.capt');
+    execFileSync('/usr/bin/python3', [path.join(ROOT, 'tools/convert_clip.py'), tiny, model, '--dtype', 'f32']);
+    const clip = await Captioner.load(model);
+    assert.equal(clip.embedDim, 64);
+    assert.equal(clip.canCaption, false);
+    const golden = readSafetensors(await readFile(path.join(tiny, 'golden.safetensors')));
+    const { texts } = JSON.parse(await readFile(path.join(tiny, 'golden.json'), 'utf8'));
+    let worst = 0;
+    for (const [i, text] of texts.entries()) {
+      const e = await clip.embedText(text);
+      const want = golden.text_embeds.data.subarray(i * 64, (i + 1) * 64);
+      worst = Math.max(worst, e.reduce((m, v, k) => Math.max(m, Math.abs(v - want[k])), 0));
+    }
+    assert.ok(worst <= 1e-4, `text embeddings differ from golden by ${worst}`);
+    const photo = path.join(ASSETS, 'data/photos/chelsea.png');
+    const native = JSON.parse(execFileSync(NATIVE, ['embed', '--model', model, '--image', photo], { encoding: 'utf8' }));
+    const image = await clip.embedImage(await readFile(photo));
+    const diff = image.reduce((m, v, k) => Math.max(m, Math.abs(v - native[k])), 0);
+    assert.ok(diff <= 1e-4, `image embedding differs from native by ${diff}`);
+    console.log(`  CLIP text vs golden ${worst.toExponential(2)}, image vs native ${diff.toExponential(2)}`);
+    const sim = await clip.similarity(await readFile(photo), ['a photo of a cat', 'a photo of a dog']);
+    assert.ok(Math.abs(sim[0].probability + sim[1].probability - 1) < 1e-6);
+    await assert.rejects(clip.caption(await readFile(photo)), /no caption decoder/);
+    await assert.rejects(clip.embedImage(new Uint8Array([1, 2, 3])), /image/);
+    assert.equal((await clip.embedText('still usable')).length, 64);
+    await assert.rejects(captioner.embedText('a cat'), /no text tower/);
+    clip.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -45,8 +45,8 @@ EMSCRIPTEN_KEEPALIVE session *capt_js_load(unsigned char *bytes, size_t len, int
     p.n_threads = n_threads > 0 ? n_threads : 1;
     if (capt_model_load(bytes, len, &s->model, &err) || capt_context_create(s->model, &p, &s->ctx, &err))
         set_error(s, err.status, err.message);
-    else if (!capt_model_has_decoder(s->model))
-        set_error(s, CAPT_E_UNSUPPORTED, "this model has no caption decoder");
+    else if (!capt_model_has_decoder(s->model) && !capt_model_has_text(s->model))
+        set_error(s, CAPT_E_UNSUPPORTED, "this model neither captions (no decoder) nor embeds (not CLIP)");
     return s;
 }
 
@@ -126,4 +126,52 @@ EMSCRIPTEN_KEEPALIVE const float *capt_js_result_first_logits(const capt_result 
 /* 0 decode, 1 encode, 2 caption (ms) */
 EMSCRIPTEN_KEEPALIVE double capt_js_result_timing(const capt_result *r, int which) {
     return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : r->caption_ms;
+}
+
+/* ---- CLIP embeddings (docs/clip.md) ---------------------------------------------------------- */
+
+EMSCRIPTEN_KEEPALIVE int capt_js_has_decoder(const session *s) { return s && s->model && capt_model_has_decoder(s->model); }
+EMSCRIPTEN_KEEPALIVE int capt_js_embed_dim(const session *s) {
+    return s && s->model && capt_model_has_text(s->model) ? capt_model_embed_dim(s->model) : 0;
+}
+EMSCRIPTEN_KEEPALIVE float capt_js_logit_scale(const session *s) { return s && s->model ? capt_model_logit_scale(s->model) : 0; }
+
+static const float *embedding_of(session *s, capt_status st, const float *embedding) {
+    if (st) {
+        set_error(s, st, capt_context_last_error(s->ctx));
+        return NULL;
+    }
+    if (!embedding) {
+        set_error(s, CAPT_E_UNSUPPORTED, "this model does not embed images (its encoder is not CLIP's)");
+        return NULL;
+    }
+    s->status = CAPT_OK;
+    s->error[0] = 0;
+    return embedding;
+}
+
+/* UTF-8 text -> its embedding [capt_js_embed_dim] (valid until the next call), or NULL. */
+EMSCRIPTEN_KEEPALIVE const float *capt_js_embed_text(session *s, const char *text) {
+    if (!s || !s->ctx) return NULL;
+    capt_text_embedding e = {0};
+    capt_status st = capt_embed_text(s->ctx, text, strlen(text), &e);
+    return embedding_of(s, st, e.embedding);
+}
+
+/* Encoded image bytes or RGBA pixels (bytes == NULL) -> the image embedding, or NULL. */
+EMSCRIPTEN_KEEPALIVE const float *capt_js_embed_image(session *s, const unsigned char *bytes, size_t len,
+                                                      const unsigned char *rgba, int width, int height, int stride) {
+    if (!s || !s->ctx) return NULL;
+    capt_image *img;
+    capt_error err;
+    capt_status st = bytes ? capt_image_decode(bytes, len, &img, &err)
+                           : capt_image_from_rgba(rgba, width, height, stride, &img, &err);
+    if (st) {
+        set_error(s, st, err.message);
+        return NULL;
+    }
+    capt_features f = {0};
+    st = capt_encode(s->ctx, img, &f);
+    capt_image_free(img);
+    return embedding_of(s, st, f.embedding);
 }

@@ -72,6 +72,16 @@ export declare class Captioner {
   /** bytes of WebAssembly memory (flat across captions when nothing leaks) */
   readonly heapBytes: number;
   caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
+  /** true when the model has a caption decoder */
+  readonly canCaption: boolean;
+  /** CLIP models: size of the embedding space (0 otherwise) */
+  readonly embedDim: number;
+  /** CLIP: the projected (not normalised) image embedding */
+  embedImage(input: ImageInput): Promise<Float32Array>;
+  /** CLIP: the projected (not normalised) text embedding */
+  embedText(text: string): Promise<Float32Array>;
+  /** CLIP zero-shot: softmax of logit_scale * cosine over the texts */
+  similarity(input: ImageInput, texts: string[]): Promise<{ text: string; cosine: number; probability: number }[]>;
   dispose(): void;
 }
 

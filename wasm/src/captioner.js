@@ -131,10 +131,89 @@ export class Captioner {
    *          onToken?: (t: {token: string, partial: string, nTokens: number}) => void}} [options]
    */
   caption(input, options = {}) {
-    // one caption at a time per instance: calls queue up
-    const run = this.#busy.then(() => this.#caption(input, options));
+    return this.#queue(() => this.#caption(input, options)); // one call at a time per instance
+  }
+
+  /** true when the model has a caption decoder */
+  get canCaption() {
+    return this.#m._capt_js_has_decoder(this.#session) !== 0;
+  }
+
+  /** size of a CLIP model's embedding space (0: the model does not embed) */
+  get embedDim() {
+    return this.#m._capt_js_embed_dim(this.#session);
+  }
+
+  /**
+   * A CLIP model's projected (not normalised) image embedding.
+   * @param {Uint8Array|ArrayBuffer|Blob|ImageData|ImageBitmap} input
+   * @returns {Promise<Float32Array>}
+   */
+  embedImage(input) {
+    return this.#queue(async () => {
+      const pixels = await toPixels(input);
+      return this.#withHeapCopy(pixels.bytes ?? pixels.rgba, (ptr, n) => this.#embedding(pixels.bytes
+        ? this.#m._capt_js_embed_image(this.#session, ptr, n, 0, 0, 0, 0)
+        : this.#m._capt_js_embed_image(this.#session, 0, 0, ptr, pixels.width, pixels.height, pixels.width * 4)));
+    });
+  }
+
+  /**
+   * A CLIP model's projected (not normalised) text embedding.
+   * @param {string} text
+   * @returns {Promise<Float32Array>}
+   */
+  embedText(text) {
+    const utf8 = new TextEncoder().encode(`${text}\0`); // NUL-terminated for C
+    return this.#queue(async () => this.#withHeapCopy(utf8, (ptr) => this.#embedding(
+      this.#m._capt_js_embed_text(this.#session, ptr))));
+  }
+
+  /**
+   * CLIP zero-shot classification: each text's cosine with the image and its probability
+   * (softmax of logit_scale * cosine over the texts).
+   * @param {Uint8Array|ArrayBuffer|Blob|ImageData|ImageBitmap} input
+   * @param {string[]} texts
+   * @returns {Promise<{text: string, cosine: number, probability: number}[]>}
+   */
+  async similarity(input, texts) {
+    const unit = (v) => {
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const image = unit(await this.embedImage(input));
+    const cosines = [];
+    for (const t of texts) cosines.push(unit(await this.embedText(t)).reduce((s, x, i) => s + x * image[i], 0));
+    const scale = this.#m._capt_js_logit_scale(this.#session);
+    const max = Math.max(...cosines.map((c) => scale * c));
+    const e = cosines.map((c) => Math.exp(scale * c - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return texts.map((text, i) => ({ text, cosine: cosines[i], probability: e[i] / sum }));
+  }
+
+  // Calls on one instance run one at a time, in order.
+  #queue(fn) {
+    const run = this.#busy.then(fn);
     this.#busy = run.catch(() => {});
     return run;
+  }
+
+  #withHeapCopy(data, fn) {
+    const m = this.#m;
+    const ptr = m._malloc(data.length || 1);
+    if (!ptr) throw new Error(`out of memory for a ${data.length}-byte input`);
+    try {
+      m.HEAPU8.set(data, ptr);
+      return fn(ptr, data.length);
+    } finally {
+      m._free(ptr);
+    }
+  }
+
+  #embedding(ptr) {
+    const m = this.#m;
+    if (!ptr) throw new Error(m.UTF8ToString(m._capt_js_error(this.#session)));
+    return new Float32Array(m.HEAPU8.buffer, ptr, m._capt_js_embed_dim(this.#session)).slice();
   }
 
   async #caption(input, { beam = 3, maxTokens = 20, alpha = 1.0, raw = false, onToken, firstLogits = false } = {}) {
