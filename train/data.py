@@ -12,7 +12,10 @@ from clip_bpe import ClipBPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.environ.get("CAPT_ASSETS", os.path.join(HERE, "..", "..", "shared"))
-FLICKR = os.path.join(ASSETS, "data", "flickr8k")
+# A dataset folder in Flickr8k's layout: Flickr8k.token.txt ("name#i<TAB>caption" lines),
+# Flickr_8k.{train,dev,test}Images.txt and images/. $CAPT_DATASET selects another one
+# (e.g. Flickr30k, whose results_20130124.token has the same line format).
+FLICKR = os.environ.get("CAPT_DATASET", os.path.join(ASSETS, "data", "flickr8k"))
 MERGES = os.path.join(ASSETS, "vocab", "bpe_simple_vocab_16e6.txt.gz")
 
 START, END = 0, 1  # decoder ids of <|startoftext|> and <|endoftext|>
