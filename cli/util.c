@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #ifndef CAPT_NO_THREADS
@@ -22,11 +23,10 @@ unsigned char *read_file(const char *path, size_t *len) {
     /* A regular file is read into one allocation of its size (a 600 MB model must not need
      * twice that while a doubling buffer grows); pipes grow the buffer as they go. */
     size_t cap = 1 << 16, n = 0;
-    if (f != stdin && fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        if (size >= 0 && (unsigned long)size < SIZE_MAX - 1) cap = (size_t)size + 1; /* +1: see EOF at once */
-        rewind(f);
-    }
+    struct stat st;
+    if (f != stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+        (uintmax_t)st.st_size < SIZE_MAX / 2)
+        cap = (size_t)st.st_size + 1; /* +1: see the end at once */
     unsigned char *buf = malloc(cap + 1);
     while (buf) {
         if (n == cap) {
