@@ -129,6 +129,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="start from these weights (pretrain_text.py's pretrained.pt: same sizes and "
+                                   "vocabulary)")
     ap.add_argument("--limit", type=int, help="use only the first N training and dev images (a smoke run)")
     ap.add_argument("--save-epochs", action="store_true", help="also keep each epoch's weights (OUT/epochNN.pt), "
                                                               "for checkpoint averaging (average.py)")
@@ -167,6 +169,11 @@ def main():
     cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len, grid_h=side, grid_w=side,
                  d_visual=feats.shape[2], dropout=args.dropout)
     model = CaptionDecoder(cfg)
+    if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "last.pt"))):
+        init = torch.load(args.init)
+        if init["vocab"] != vocab.clip_ids or init["config"] != cfg.to_dict():
+            sys.exit("train: %s has another vocabulary or other sizes" % args.init)
+        model.load_state_dict(init["model"])
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "tok" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
