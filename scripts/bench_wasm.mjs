@@ -2,20 +2,26 @@
 // onnxruntime-web (wasm, SIMD) running the same MobileNetV2 encoder exported to ONNX
 // (tools/export_onnx.py) next to capt's wasm SIMD build: ms per image for the encoder,
 // and capt's full caption (decode JPEG, encode, beam 3). Prints the ratio.
-// Usage: node scripts/bench_wasm.mjs MODEL.capt ENCODER.onnx [runs]
+// With --threads N (N > 1): onnxruntime-web with N threads next to capt's threads build
+// (the engine of cross-origin isolated pages; under node its CLI build, build-wasm-threads).
+// Usage: node scripts/bench_wasm.mjs MODEL.capt ENCODER.onnx [runs] [--threads N]
+import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
 import { Captioner } from '../wasm/dist/capt.js';
 
-const [modelPath, onnxPath, runsArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const threadsAt = args.indexOf('--threads');
+const threads = threadsAt >= 0 ? Number(args.splice(threadsAt, 2)[1]) : 1;
+const [modelPath, onnxPath, runsArg] = args;
 const runs = Number(runsArg ?? 30);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const assets = process.env.CAPT_ASSETS ?? path.resolve(root, '../shared');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-ort.env.wasm.numThreads = 1;
+ort.env.wasm.numThreads = threads;
 ort.env.wasm.simd = true;
 const session = await ort.InferenceSession.create(await readFile(onnxPath), { executionProviders: ['wasm'] });
 const input = new ort.Tensor('float32', new Float32Array(224 * 224 * 3).fill(0.1), [1, 224, 224, 3]);
@@ -25,6 +31,20 @@ for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
   await session.run({ pixels: input });
   ortMs.push(performance.now() - t0);
+}
+
+if (threads > 1) {
+  // capt's threads build through its CLI (node worker_threads): the encoder alone, best of
+  // runs after warm-up, on a photo (ORT's input is a constant tensor; the work is the same).
+  const out = execFileSync('node', [path.join(root, 'build-wasm-threads/capt.js'), 'bench', 'encoder', '--model',
+    modelPath, '--threads', String(threads), '--min-time', '3', path.join(assets, 'data/photos/chelsea.png')],
+  { encoding: 'utf8' });
+  const capt = Number(out.trim().split('\n').pop().trim().split(/\s+/).at(-2));
+  const o = median(ortMs);
+  console.log(`onnxruntime-web wasm SIMD, ${threads} threads, MobileNetV2 to 7x7x1280: ${o.toFixed(1)} ms median`);
+  console.log(`capt wasm SIMD threads build, ${threads} threads, encoder: ${capt.toFixed(1)} ms (best of runs)`);
+  console.log(`  capt / onnxruntime-web time: ${(capt / o).toFixed(2)} (below 1 = capt faster; target <= 1)`);
+  process.exit(0);
 }
 
 const captioner = await Captioner.load(modelPath);

@@ -1,5 +1,6 @@
 // A small static file server for web/dist (or another folder), for `scripts/run.sh` and
-// the end-to-end tests. Usage: node scripts/serve.mjs [DIR] [PORT]  (PORT 0: any free one)
+// the end-to-end tests, with the cross-origin isolation headers (threads in the page).
+// Usage: node scripts/serve.mjs [DIR] [PORT]  (PORT 0: any free one)
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +9,11 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
   '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json', '.png': 'image/png',
   '.jpg': 'image/jpeg', '.svg': 'image/svg+xml', '.capt': 'application/octet-stream' };
 
-export function serve(root, port = 0, host = '127.0.0.1') {
+// Cross-origin isolation: the page gets SharedArrayBuffer, so the engine runs its threads
+// build (a static host without these headers gets the single-thread SIMD build).
+export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+export function serve(root, port = 0, host = '127.0.0.1', { isolate = true } = {}) {
   const server = createServer(async (req, res) => {
     try {
       let rel = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -17,7 +22,7 @@ export function serve(root, port = 0, host = '127.0.0.1') {
       if (!file.startsWith(path.resolve(root))) throw new Error('outside');
       const info = await stat(file);
       res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
-        'content-length': info.size, 'cache-control': 'no-cache' });
+        'content-length': info.size, 'cache-control': 'no-cache', ...(isolate ? ISOLATION : {}) });
       res.end(await readFile(file));
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' });

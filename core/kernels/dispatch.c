@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <stdatomic.h>
 #define CAPT_HAVE_AVX2_KERNELS 1
 #endif
 #if defined(__wasm_simd128__)
@@ -34,6 +35,20 @@ static int cpu_has_avx2_fma_f16c(void) {
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
     return (ebx >> 5) & 1;
 }
+
+/* capt_gemm checks its ISA on every call and cpuid is slow (in a virtual machine it traps
+ * to the hypervisor: 4% of an encoder pass here), so the answer, a fixed fact of the
+ * machine, is computed once: 0 = not yet known, 1 = no, 2 = yes. */
+static atomic_int avx2_known;
+
+static int cpu_has_avx2(void) {
+    int known = atomic_load_explicit(&avx2_known, memory_order_relaxed);
+    if (!known) {
+        known = cpu_has_avx2_fma_f16c() ? 2 : 1;
+        atomic_store_explicit(&avx2_known, known, memory_order_relaxed);
+    }
+    return known == 2;
+}
 #endif
 
 int capt_isa_available(capt_isa isa) {
@@ -41,7 +56,7 @@ int capt_isa_available(capt_isa isa) {
     case CAPT_ISA_REF: return 1;
     case CAPT_ISA_AVX2:
 #ifdef CAPT_HAVE_AVX2_KERNELS
-        return cpu_has_avx2_fma_f16c();
+        return cpu_has_avx2();
 #else
         return 0;
 #endif

@@ -2,7 +2,8 @@
 // playwright-core; no browser download): a dropped photo gets a caption, the fake webcam
 // (a y4m made from a photo) gets one, hovering a word draws a heatmap, the page works
 // offline after the first load, a dropped text file gives an error and the page keeps
-// working, and no request leaves the page's own origin. Screenshots go to out/e2e/.
+// working, and no request leaves the page's own origin. The page is served cross-origin
+// isolated (the threads build) and, once, without isolation (the single-thread build). Screenshots go to out/e2e/.
 // Run: node --test tests/e2e/  (after npm run build)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,7 @@ let browser;
 let base;
 const foreign = [];
 let transferred = 0;
+let threadedCaption = null;
 
 before(async () => {
   server = await serve(path.join(ROOT, 'web/dist'), 0);
@@ -44,6 +46,7 @@ before(async () => {
     if (!['127.0.0.1', 'localhost'].includes(u.hostname) && !['data:', 'blob:'].includes(u.protocol)) foreign.push(r.url());
   });
   browser.on('requestfinished', async (r) => {
+    if (!r.url().startsWith(base)) return; // (the test without isolation uses another origin)
     const size = (await r.sizes().catch(() => null))?.responseBodySize ?? 0;
     transferred += size;
   });
@@ -83,8 +86,12 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
   const ms = Date.now() - t0;
   const caption = await captionText(page);
-  console.log(`  caption: "${caption.replace(/\s+/g, ' ')}" in ${ms} ms from drop`);
+  const engine = await page.locator('[data-testid="engine"]').innerText();
+  console.log(`  caption: "${caption.replace(/\s+/g, ' ')}" in ${ms} ms from drop (${engine.trim()})`);
   assert.ok(caption.trim().split(/\s+/).length >= 3);
+  // The server sends COOP + COEP, so the page is cross-origin isolated: the threads build.
+  assert.match(engine, /SIMD, \d+ threads/);
+  threadedCaption = caption;
   await page.locator('[data-testid="caption"] button').nth(1).hover();
   await page.waitForTimeout(200);
   const painted = await page.$eval('[data-testid="attention-overlay"]', (c) => {
@@ -96,6 +103,24 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   assert.ok(painted > 1000, `the heatmap painted ${painted} pixels`);
   await page.screenshot({ path: path.join(SHOTS, 'photo.png'), fullPage: true });
   await page.close();
+});
+
+test('without cross-origin isolation the single-thread SIMD build gives the same caption', async () => {
+  assert.ok(threadedCaption, 'runs after the threads test');
+  const plainServer = await serve(path.join(ROOT, 'web/dist'), 0, '127.0.0.1', { isolate: false });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${plainServer.address().port}/`);
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
+    await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+    await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+    assert.match(await page.locator('[data-testid="engine"]').innerText(), /SIMD, 1 thread/);
+    assert.equal(await captionText(page), threadedCaption);
+  } finally {
+    await page.close();
+    plainServer.close();
+  }
 });
 
 test('a dropped text file shows an error and the page keeps working', async () => {

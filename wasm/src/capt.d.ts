@@ -8,8 +8,11 @@ export interface Progress {
 
 export interface LoadOptions {
   onProgress?: (progress: Progress) => void;
-  /** Which build to run; by default SIMD128 where supported. */
-  variant?: 'simd' | 'plain';
+  /** Which build to run; by default 'threads' on cross-origin isolated pages, else SIMD128
+   * where supported, else 'plain'. */
+  variant?: 'threads' | 'simd' | 'plain';
+  /** threads build: threads per caption (default: the cores, at most 4) */
+  threads?: number;
 }
 
 export interface TokenEvent {
@@ -63,12 +66,15 @@ export interface CaptionResult {
 export type ImageInput = Uint8Array | ArrayBuffer | Blob | ImageData | ImageBitmap;
 
 export declare function simdSupported(): boolean;
+/** SIMD and SharedArrayBuffer (the page is cross-origin isolated) */
+export declare function threadsSupported(): boolean;
 export declare function fetchModel(source: string | URL | ArrayBuffer | Uint8Array,
   onProgress?: (p: Progress) => void): Promise<Uint8Array>;
 
 export declare class Captioner {
   static load(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Captioner>;
-  readonly variant: 'simd' | 'plain';
+  readonly variant: 'threads' | 'simd' | 'plain';
+  readonly threads: number;
   /** bytes of WebAssembly memory (flat across captions when nothing leaks) */
   readonly heapBytes: number;
   caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
@@ -86,7 +92,8 @@ export declare class Captioner {
 }
 
 export interface WorkerCaptioner {
-  readonly variant: 'simd' | 'plain';
+  readonly variant: 'threads' | 'simd' | 'plain';
+  readonly threads: number;
   caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
   dispose(): void;
 }

@@ -5,7 +5,9 @@
 //   const r = await c.caption(input, { beam: 3, maxTokens: 20, onToken });
 //   c.dispose();
 //
-// The SIMD128 build is used where the engine supports it, the plain build elsewhere.
+// Three builds: 'threads' (SIMD128 and a pool of Web Workers sharing memory) where the page
+// is cross-origin isolated (COOP + COEP headers give it SharedArrayBuffer), else 'simd'
+// where WebAssembly SIMD is supported, else 'plain'.
 // Errors (bad model, corrupt image, out of memory) reject with the engine's message and
 // leave the captioner usable.
 
@@ -23,8 +25,18 @@ export function simdSupported() {
   }
 }
 
+/** true where the threads build can run: SIMD and SharedArrayBuffer (cross-origin isolation). */
+export function threadsSupported() {
+  return !IS_NODE && typeof SharedArrayBuffer === 'function' && globalThis.crossOriginIsolated === true &&
+    simdSupported();
+}
+
+/** The workers the threads build starts with (CAPT_WASM_MAX_THREADS in CMakeLists.txt). */
+const MAX_THREADS = 4;
+
 async function loadEngine(variant) {
-  const factory = variant === 'simd' ? (await import('./capt-simd.js')).default : (await import('./capt-plain.js')).default;
+  const factory = variant === 'threads' ? (await import('./capt-threads.js')).default
+    : variant === 'simd' ? (await import('./capt-simd.js')).default : (await import('./capt-plain.js')).default;
   const options = {};
   if (IS_NODE) {
     // Emscripten's web build fetches its .wasm; in node we hand it the bytes.
@@ -96,32 +108,37 @@ export class Captioner {
   #session;
   #busy = Promise.resolve();
 
-  constructor(module, session, variant) {
+  constructor(module, session, variant, threads) {
     this.#m = module;
     this.#session = session;
-    /** 'simd' or 'plain': the build in use */
+    /** 'threads', 'simd' or 'plain': the build in use */
     this.variant = variant;
+    /** threads one caption runs on */
+    this.threads = threads;
   }
 
   /**
    * Loads a model file (URL, path in Node, or its bytes).
    * @param {string|URL|ArrayBuffer|Uint8Array} source
-   * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'simd'|'plain'}} [options]
+   * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'threads'|'simd'|'plain',
+   *          threads?: number}} [options]  threads: for the threads build (default: the cores, at most 4)
    */
   static async load(source, options = {}) {
-    const variant = options.variant ?? (simdSupported() ? 'simd' : 'plain');
+    const variant = options.variant ?? (threadsSupported() ? 'threads' : simdSupported() ? 'simd' : 'plain');
+    const cores = typeof navigator === 'object' ? navigator.hardwareConcurrency || 1 : 1;
+    const threads = variant === 'threads' ? Math.max(1, Math.min(MAX_THREADS, options.threads ?? cores)) : 1;
     const [m, bytes] = await Promise.all([loadEngine(variant), fetchModel(source, options.onProgress)]);
     const ptr = m._malloc(bytes.length);
     if (!ptr) throw new Error(`out of memory for a ${bytes.length}-byte model`);
     m.HEAPU8.set(bytes, ptr);
-    const session = m._capt_js_load(ptr, bytes.length, 1); // the session owns ptr now
+    const session = m._capt_js_load(ptr, bytes.length, threads); // the session owns ptr now
     if (!session) throw new Error('out of memory');
     if (m._capt_js_status(session) !== 0) {
       const message = m.UTF8ToString(m._capt_js_error(session));
       m._capt_js_free(session);
       throw new Error(message);
     }
-    return new Captioner(m, session, variant);
+    return new Captioner(m, session, variant, threads);
   }
 
   /**
@@ -298,7 +315,8 @@ export class Captioner {
 /**
  * The same API in a Web Worker, so the page never blocks. Resolves once the model is loaded.
  * @param {string|URL} modelUrl
- * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'simd'|'plain'}} [options]
+ * @param {{onProgress?: (p: {loaded: number, total: number}) => void, variant?: 'threads'|'simd'|'plain',
+ *          threads?: number}} [options]
  */
 export function createWorkerCaptioner(modelUrl, options = {}) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -326,8 +344,10 @@ export function createWorkerCaptioner(modelUrl, options = {}) {
     worker.postMessage({ id, type, ...payload });
   });
   const source = modelUrl instanceof URL ? modelUrl.href : modelUrl;
-  return call('load', { source, variant: options.variant }, { onProgress: options.onProgress }).then((info) => ({
+  return call('load', { source, variant: options.variant, threads: options.threads },
+    { onProgress: options.onProgress }).then((info) => ({
     variant: info.variant,
+    threads: info.threads,
     caption: (input, opts = {}) => {
       const { onToken, ...rest } = opts;
       return call('caption', { input, options: { ...rest, stream: !!onToken } }, { onToken });

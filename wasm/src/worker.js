@@ -13,9 +13,10 @@ self.onmessage = async (e) => {
       captioner?.dispose();
       captioner = await Captioner.load(e.data.source, {
         variant: e.data.variant,
+        threads: e.data.threads,
         onProgress: (progress) => self.postMessage({ id, type: 'progress', progress }),
       });
-      self.postMessage({ id, type: 'result', result: { variant: captioner.variant } });
+      self.postMessage({ id, type: 'result', result: { variant: captioner.variant, threads: captioner.threads } });
     } else if (type === 'caption') {
       if (!captioner) throw new Error('no model is loaded');
       const { stream, ...options } = e.data.options || {};

@@ -293,6 +293,11 @@ export default function App() {
       </main>
       <footer className="mt-auto text-xs text-stone-500">
         MobileNetV2 encoder (Apache-2.0) and a decoder trained on Flickr8k (research use). Runs on WebAssembly; works offline once loaded.
+        {engine && (
+          <span data-testid="engine">
+            {' '}Engine: {engine.variant === 'threads' ? `SIMD, ${engine.threads} threads` : engine.variant === 'simd' ? 'SIMD, 1 thread' : 'no SIMD, 1 thread'}.
+          </span>
+        )}
       </footer>
     </div>
   );
