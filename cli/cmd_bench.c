@@ -74,7 +74,8 @@ static int bench_gemm(int threads, double min_time) {
             }
             for (int isa = 0; isa < CAPT_ISA_COUNT; isa++) {
                 if (!capt_isa_available((capt_isa)isa)) continue;
-                capt_gemm_args args = {x, w, (capt_dtype)dt, bias, y, sh.M, sh.N, sh.K, NULL, 0};
+                capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y,
+                                       .M = sh.M, .N = sh.N, .K = sh.K};
                 int runs = 0;
                 double start = now_seconds(), elapsed = 0;
                 while (elapsed < min_time || runs < 2) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then builds and tests the engine with gcc,
 # with clang, with clang + AddressSanitizer + UndefinedBehaviorSanitizer, and as
-# WebAssembly (SIMD128, and plain) under node. Prints "N passed, N failed" at the end
+# WebAssembly (SIMD128, plain, and SIMD128 with threads) under node, then the JavaScript
+# API under node and the web page in Chromium. Prints "N passed, N failed" at the end
 # and exits non-zero when any test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,7 @@ suite "clang" build-clang build build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C
 suite "asan+ubsan" build-asan build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCAPT_SANITIZE=ON
 suite "wasm simd128" build-wasm build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release
 suite "wasm plain" build-wasm-scalar build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF
+suite "wasm threads" build-wasm-threads build_wasm build-wasm-threads -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_THREADS=ON
 
 node_suite() { # node_suite NAME BUILD-SCRIPT TEST-DIR: build, then node's test runner
   local name="$1" build_script="$2" dir="$3" log="out/$(basename "$3")-tests.log"

@@ -82,7 +82,8 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
 /* Runs one problem on `isa` and on ref; returns the worst error / tolerance ratio. */
 static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int float_activations) {
     float *y = malloc(sizeof(float) * (size_t)p->M * p->N), *y_ref = malloc(sizeof(float) * (size_t)p->M * p->N);
-    capt_gemm_args args = {p->x, p->w, p->dtype, p->bias, y, p->M, p->N, p->K, NULL, float_activations};
+    capt_gemm_args args = {.x = p->x, .w = p->w, .wtype = p->dtype, .bias = p->bias, .y = y, .M = p->M, .N = p->N,
+                           .K = p->K, .float_activations = float_activations};
     capt_error err;
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
     args.y = y_ref;
@@ -129,10 +130,10 @@ static void sweep(capt_isa isa) {
                 free_problem(&p);
                 problems++;
             }
+        (void)problems;
         printf("  %-8s %-5s sweep: worst error %.3f of tolerance\n", capt_isa_name(isa),
                capt_dtype_name((capt_dtype)dt), worst);
     }
-    (void)problems;
 }
 
 /* [M, N, K]: ViT-B/32 (50 tokens, 768 wide, MLP 3072), a decoder step and batch. */
@@ -153,7 +154,8 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
             /* Threads split columns only: results must be identical. */
             size_t n = (size_t)p.M * p.N;
             float *y1 = malloc(n * sizeof(float)), *y3 = malloc(n * sizeof(float));
-            capt_gemm_args args = {p.x, p.w, p.dtype, p.bias, y1, p.M, p.N, p.K, NULL, 0};
+            capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y1, .M = p.M, .N = p.N,
+                                   .K = p.K};
             capt_error err;
             capt_gemm(NULL, isa, &args, &err);
             args.y = y3;
@@ -167,11 +169,53 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
     }
 }
 
+/* Depthwise convolution on `isa` against the reference: prime channel counts (vector
+ * tails), 1x1 to 9x9 windows (9x9: more taps than the SIMD path holds, its fallback),
+ * strides 1 and 2, paddings that cut windows at every border, ReLU6 on and off, and a
+ * pool of threads splitting rows. */
+static void dwconv_sweep(capt_isa isa, capt_pool *pool) {
+    static const int channels[] = {1, 3, 4, 7, 8, 13, 16, 31, 67};
+    static const int kernels[][4] = {{1, 1, 0, 0}, {3, 3, 1, 1}, {3, 3, 0, 0}, {5, 5, 2, 2}, {3, 5, 1, 2}, {9, 9, 4, 4}};
+    double worst = 0;
+    int cases = 0;
+    for (size_t ci = 0; ci < sizeof channels / sizeof channels[0]; ci++)
+        for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++)
+            for (int stride = 1; stride <= 2; stride++) {
+                int C = channels[ci], kh = kernels[ki][0], kw = kernels[ki][1], H = 11, W = 9;
+                int out_h = (H + 2 * kernels[ki][2] - kh) / stride + 1, out_w = (W + 2 * kernels[ki][3] - kw) / stride + 1;
+                size_t nx = (size_t)H * W * C, ny = (size_t)out_h * out_w * C;
+                float *x = malloc(nx * sizeof(float)), *w = malloc((size_t)kh * kw * C * sizeof(float));
+                float *b = malloc(C * sizeof(float)), *y = malloc(ny * sizeof(float)), *y_ref = malloc(ny * sizeof(float));
+                if (!x || !w || !b || !y || !y_ref) {
+                    CHECK(0, "out of memory");
+                    return;
+                }
+                for (size_t i = 0; i < nx; i++) x[i] = 4.0f * rand_unit();
+                for (size_t i = 0; i < (size_t)kh * kw * C; i++) w[i] = rand_unit();
+                for (int i = 0; i < C; i++) b[i] = rand_unit();
+                capt_dwconv_args a = {x, H, W, C, w, b, y, out_h, out_w, kh, kw, stride, stride,
+                                      kernels[ki][2], kernels[ki][3], (int)(cases % 2)};
+                capt_error err;
+                CHECK(capt_dwconv(cases % 3 ? NULL : pool, isa, &a, &err) == CAPT_OK, "%s", err.message);
+                a.y = y_ref;
+                CHECK(capt_dwconv(NULL, CAPT_ISA_REF, &a, &err) == CAPT_OK, "%s", err.message);
+                for (size_t i = 0; i < ny; i++) {
+                    double e = fabs((double)y[i] - y_ref[i]) / (kh * kw * 4.0 * 4 * FLT_EPSILON + 1e-30);
+                    if (!(e <= worst)) worst = e;
+                }
+                CHECK(worst <= 1.0, "%s dwconv C=%d %dx%d stride %d: error %.3g x tolerance", capt_isa_name(isa), C, kh,
+                      kw, stride, worst);
+                free(x), free(w), free(b), free(y), free(y_ref);
+                cases++;
+            }
+    printf("  %-8s dwconv sweep: %d cases, worst error %.3f of tolerance\n", capt_isa_name(isa), cases, worst);
+}
+
 static void argument_errors(void) {
     float x[64] = {0}, y[64];
     unsigned char w[68] = {0};
     capt_error err;
-    capt_gemm_args args = {x, w, CAPT_DTYPE_Q8_0, NULL, y, 1, 1, 33, NULL, 0};
+    capt_gemm_args args = {.x = x, .w = w, .wtype = CAPT_DTYPE_Q8_0, .y = y, .M = 1, .N = 1, .K = 33};
     CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG && strstr(err.message, "multiple of 32"), "%s",
           err.message);
     args.K = 0;
@@ -209,6 +253,7 @@ int main(void) {
         if (!capt_isa_available((capt_isa)isa)) continue;
         sweep((capt_isa)isa);
         model_shapes_and_threads((capt_isa)isa, pool);
+        dwconv_sweep((capt_isa)isa, pool);
         tested++;
     }
     printf("  kernel sets tested: %d (best: %s)\n", tested, capt_isa_name(capt_isa_best()));

@@ -1,35 +1,61 @@
 /* dwconv_simd.inc.h — depthwise convolution vectorized across channels (NHWC keeps them
  * contiguous), shared by the SIMD ISAs. Needs the primitives of gemm_tiled.inc.h plus
  * vec_store(p, v), vec_splat(f), vec_max(a, b), vec_min(a, b). Channels beyond the last
- * full vector run through the same loop one at a time. */
+ * full vector go through the scalar reference. */
 #include "kernels.h"
 
-/* out[c0..c0+VEC_LANES) for one output pixel. */
-static inline void dw_pixel_vec(const capt_dwconv_args *a, int oy, int ox, int c, float *y) {
-    vecf acc = vec_load(a->bias + c);
+/* Taps a window may have here; larger kernels (none in real models) take the scalar path. */
+#define DW_MAX_TAPS 64
+
+/* One output pixel: its taps inside the image are found once, then every channel vector
+ * sums over them (NHWC: each tap's channels are contiguous, as are the weights'). */
+static void dw_pixel(const capt_dwconv_args *a, int oy, int ox, float *y) {
+    const float *tx[DW_MAX_TAPS], *tw[DW_MAX_TAPS];
+    int n = 0;
     for (int ky = 0; ky < a->kh; ky++) {
         int iy = oy * a->stride_h + ky - a->pad_top;
         if (iy < 0 || iy >= a->H) continue;
         for (int kx = 0; kx < a->kw; kx++) {
             int ix = ox * a->stride_w + kx - a->pad_left;
             if (ix < 0 || ix >= a->W) continue;
-            acc = vec_madd(vec_load(a->x + ((size_t)iy * a->W + ix) * a->C + c),
-                           vec_load(a->w + (size_t)(ky * a->kw + kx) * a->C + c), acc);
+            tx[n] = a->x + ((size_t)iy * a->W + ix) * a->C;
+            tw[n] = a->w + (size_t)(ky * a->kw + kx) * a->C;
+            n++;
         }
     }
-    if (a->relu6) acc = vec_min(vec_max(acc, vec_zero()), vec_splat(6.0f));
-    vec_store(y + c, acc);
+    const vecf zero = vec_zero(), six = vec_splat(6.0f);
+    int c = 0;
+    for (; c + 2 * VEC_LANES <= a->C; c += 2 * VEC_LANES) { /* two vectors: two dependency chains */
+        vecf acc0 = vec_load(a->bias + c), acc1 = vec_load(a->bias + c + VEC_LANES);
+        for (int t = 0; t < n; t++) {
+            acc0 = vec_madd(vec_load(tx[t] + c), vec_load(tw[t] + c), acc0);
+            acc1 = vec_madd(vec_load(tx[t] + c + VEC_LANES), vec_load(tw[t] + c + VEC_LANES), acc1);
+        }
+        if (a->relu6) {
+            acc0 = vec_min(vec_max(acc0, zero), six);
+            acc1 = vec_min(vec_max(acc1, zero), six);
+        }
+        vec_store(y + c, acc0);
+        vec_store(y + c + VEC_LANES, acc1);
+    }
+    for (; c + VEC_LANES <= a->C; c += VEC_LANES) {
+        vecf acc = vec_load(a->bias + c);
+        for (int t = 0; t < n; t++) acc = vec_madd(vec_load(tx[t] + c), vec_load(tw[t] + c), acc);
+        if (a->relu6) acc = vec_min(vec_max(acc, zero), six);
+        vec_store(y + c, acc);
+    }
+    for (; c < a->C; c++) y[c] = capt_dwconv_scalar_at(a, oy, ox, c);
 }
 
 static void dwconv_simd(const capt_dwconv_args *a, int row_begin, int row_end) {
-    int c_vec = a->C / VEC_LANES * VEC_LANES;
-    for (int oy = row_begin; oy < row_end; oy++) {
+    int big = a->kh * a->kw > DW_MAX_TAPS;
+    for (int oy = row_begin; oy < row_end; oy++)
         for (int ox = 0; ox < a->out_w; ox++) {
             float *y = a->y + ((size_t)oy * a->out_w + ox) * a->C;
-            for (int c = 0; c < c_vec; c += VEC_LANES) dw_pixel_vec(a, oy, ox, c, y);
-            for (int c = c_vec; c < a->C; c++) y[c] = capt_dwconv_scalar_at(a, oy, ox, c);
+            if (!big) dw_pixel(a, oy, ox, y);
+            else
+                for (int c = 0; c < a->C; c++) y[c] = capt_dwconv_scalar_at(a, oy, ox, c);
         }
-    }
 }
 
 #define DWCONV_NAME_(isa) capt_dwconv_f32__##isa

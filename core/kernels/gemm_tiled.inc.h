@@ -2,18 +2,19 @@
  * each ISA file after it defines its primitives:
  *
  *   SIMD_ISA                       name suffix (avx2, wasm128)
+ *   TILE_ROWS                      x rows per register tile (1..4): TILE_ROWS x 4
+ *                                  accumulators must fit the ISA's registers
  *   vecf, VEC_LANES                float vector type and its width
  *   vec_zero(), vec_load(p), vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
  *   dot_q8_0_q8_0 / dot_q4_0_q8_0(w, x, n_blocks)       integer block dot products
  *
  * Float path: CAPT_GEMM_PANEL_ROWS (4) weight rows at a time, dequantized into scratch
- * unless already f32, times TILE_ROWS (3) x rows per register tile: 12 vector
+ * unless already f32, times TILE_ROWS x rows per register tile: TILE_ROWS x 4 vector
  * accumulators, each reduced once at the end. Integer path (args->xq set, small M):
  * x was quantized to q8_0 by capt_gemm and each output is a sum of int8 block dots. */
 #include "kernels.h"
 
-#define TILE_ROWS 3
 #define PANEL CAPT_GEMM_PANEL_ROWS
 
 #if defined(__GNUC__)
@@ -47,13 +48,21 @@ static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, i
     }
 }
 
-static void run_tile(int mr, int nr, const float *x, const float *w, int K, float *y, int ldy, const float *bias) {
+static void run_tile(int mr, int nr, const float *x, const float *w, int K, float *y,
+                     int ldy, const float *bias) {
 #define TILE_CASE(MR, NR)                                                                            \
     case (MR)*8 + (NR): tile(MR, NR, x, w, K, y, ldy, bias); return;
     switch (mr * 8 + nr) {
         TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
+#if TILE_ROWS >= 2
         TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
+#endif
+#if TILE_ROWS >= 3
         TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
+#endif
+#if TILE_ROWS >= 4
+        TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
+#endif
     default: return;
     }
 #undef TILE_CASE

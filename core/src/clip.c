@@ -175,7 +175,7 @@ void capt_clip_work_free(clip_work *w) {
 /* y[M, N] = x[M, K] · w[N, K]ᵀ with both operands f32 activations. */
 static capt_status matmul(capt_pool *pool, capt_isa isa, const float *x, const float *wt, float *y, int M, int N,
                           int K, capt_error *err) {
-    capt_gemm_args g = {x, wt, CAPT_DTYPE_F32, NULL, y, M, N, K, NULL, 1};
+    capt_gemm_args g = {.x = x, .w = wt, .wtype = CAPT_DTYPE_F32, .y = y, .M = M, .N = N, .K = K, .float_activations = 1};
     return capt_gemm(pool, isa, &g, err);
 }
 

@@ -62,7 +62,8 @@ linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int 
 
 capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, const float *x, int rows, float *y,
                             capt_error *err) {
-    capt_gemm_args g = {x, f->w->data, f->w->dtype, f->b, y, rows, (int)f->w->dims[0], (int)f->w->dims[1], NULL, 1};
+    capt_gemm_args g = {.x = x, .w = f->w->data, .wtype = f->w->dtype, .bias = f->b, .y = y, .M = rows,
+                        .N = (int)f->w->dims[0], .K = (int)f->w->dims[1], .float_activations = 1};
     return capt_gemm(pool, isa, &g, err);
 }
 

@@ -90,6 +90,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
 }
 
 #define SIMD_ISA avx2
+/* 3 x 4 accumulators + 3 x rows + 1 weight row = the 16 ymm registers */
+#define TILE_ROWS 3
 #include "../gemm_tiled.inc.h"
 #include "../dwconv_simd.inc.h"
 

