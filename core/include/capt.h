@@ -296,6 +296,7 @@ typedef struct capt_result {
     float *attention;
     float *attention_mean;
     double decode_ms, encode_ms, caption_ms; /* image decoding (capt_caption_image), encoder, decoder */
+    double preprocess_ms;                     /* the part of encode_ms spent resizing and normalizing */
     int vocab;
     float *first_logits; /* [vocab]: the decoder's logits at the first step (for checks) */
 } capt_result;

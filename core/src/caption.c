@@ -390,6 +390,7 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
         return capt_context_fail(ctx, &e);
     if ((st = search(ctx, &p, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
+    (*out)->preprocess_ms = f.preprocess_ms;
     (*out)->caption_ms = capt_now_ms() - t0;
     ctx->error[0] = 0;
     return CAPT_OK;

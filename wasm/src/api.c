@@ -123,9 +123,9 @@ EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention(const capt_result *r)
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention_mean(const capt_result *r) { return r->attention_mean; }
 EMSCRIPTEN_KEEPALIVE int capt_js_result_vocab(const capt_result *r) { return r->vocab; }
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_first_logits(const capt_result *r) { return r->first_logits; }
-/* 0 decode, 1 encode, 2 caption (ms) */
+/* 0 decode, 1 encode, 2 caption, 3 the encoder's preprocessing (ms) */
 EMSCRIPTEN_KEEPALIVE double capt_js_result_timing(const capt_result *r, int which) {
-    return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : r->caption_ms;
+    return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : which == 2 ? r->caption_ms : r->preprocess_ms;
 }
 
 /* ---- CLIP embeddings (docs/clip.md) ---------------------------------------------------------- */

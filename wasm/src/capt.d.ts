@@ -59,7 +59,8 @@ export interface CaptionResult {
   caption: string;
   tokens: Token[];
   attention: Attention;
-  timingsMs: { decode: number; encode: number; caption: number; total: number };
+  /** encode includes preprocess (resizing and normalizing for the encoder) */
+  timingsMs: { decode: number; encode: number; caption: number; preprocess: number; total: number };
   firstLogits?: Float32Array;
 }
 

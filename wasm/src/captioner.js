@@ -297,7 +297,7 @@ export class Captioner {
       tokens,
       attention: { layers, heads, grid: [gh, gw], maps, mean: meanMaps },
       timingsMs: { decode: m._capt_js_result_timing(r, 0), encode: m._capt_js_result_timing(r, 1),
-        caption: m._capt_js_result_timing(r, 2), total: totalMs },
+        caption: m._capt_js_result_timing(r, 2), preprocess: m._capt_js_result_timing(r, 3), total: totalMs },
     };
   }
 
