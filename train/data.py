@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 
-from clip_bpe import ClipBPE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.environ.get("CAPT_ASSETS", os.path.join(HERE, "..", "..", "shared"))

@@ -18,16 +18,14 @@ import random
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-from clip_bpe import ClipBPE  # noqa: E402
 from model import CaptionDecoder, Config  # noqa: E402
-from train import token_batch  # noqa: E402
+from train import add_common_args, make_optimizer, start_run, token_batch  # noqa: E402
 
 F30K = os.path.join(data.ASSETS, "data", "flickr30k-captions", "flickr30k_captions.tsv")
 
@@ -50,30 +48,11 @@ def lm_loss(model, seqs, zero_grid, max_len, label_smoothing=0.0, batch=256):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
+    add_common_args(ap, epochs=3)
     ap.add_argument("--captions", default=F30K, help="IMAGE<TAB>caption lines")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--weight-decay", type=float, default=0.05)
-    ap.add_argument("--label-smoothing", type=float, default=0.1)
-    ap.add_argument("--d-model", type=int, default=256)
-    ap.add_argument("--heads", type=int, default=8)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--mlp", type=int, default=1024)
-    ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--max-len", type=int, default=32)
     ap.add_argument("--d-visual", type=int, default=1280)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-
-    tok = ClipBPE(data.MERGES)
-    caps = data.load_captions()
+    tok, caps = start_run(args)
     vocab = data.build_vocab(caps, data.load_split("train"), tok)
     seqs, skipped = [], 0
     for line in open(args.captions, encoding="utf-8"):
@@ -89,14 +68,8 @@ def main():
                  dropout=args.dropout)
     model = CaptionDecoder(cfg)
     zero_grid = torch.zeros(1, cfg.grid_h * cfg.grid_w, cfg.d_visual)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "tok" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     steps = args.epochs * ((len(seqs) + args.batch - 1) // args.batch)
-    warmup = min(1000, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warmup if s < warmup else
-                                              0.5 * (1 + np.cos(np.pi * min(1.0, (s - warmup) / max(1, steps - warmup)))))
+    opt, sched = make_optimizer(model, args, steps, min(1000, steps // 10))
     print("%d captions (%d skipped: tokens outside the Flickr8k vocabulary), vocab %d, %d steps" % (
         len(seqs), skipped, len(vocab), steps), flush=True)
     log = []

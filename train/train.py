@@ -109,15 +109,13 @@ def plot(log_rows, path):
     plt.close(fig)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--features", required=True)
+def add_common_args(ap, epochs):
+    """The model sizes and optimizer settings train.py and pretrain_text.py share."""
     ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=epochs)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--weight-decay", type=float, default=0.05)
-    ap.add_argument("--warmup-epochs", type=float, default=1.0)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--d-model", type=int, default=256)
     ap.add_argument("--heads", type=int, default=8)
@@ -125,9 +123,37 @@ def main():
     ap.add_argument("--mlp", type=int, default=1024)
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--max-len", type=int, default=32)
-    ap.add_argument("--patience", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+
+
+def start_run(args):
+    """Threads, seeds and the output folder; the tokenizer and the Flickr8k captions."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    return ClipBPE(data.MERGES), data.load_captions()
+
+
+def make_optimizer(model, args, total_steps, warmup_steps):
+    """AdamW (no decay on vectors and the token embedding) with linear warmup, then cosine."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "tok" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    warmup = max(1, warmup_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (
+        1 + np.cos(np.pi * min(1.0, (s - warmup) / max(1, total_steps - warmup)))))
+    return opt, sched
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--features", required=True)
+    add_common_args(ap, epochs=40)
+    ap.add_argument("--warmup-epochs", type=float, default=1.0)
+    ap.add_argument("--patience", type=int, default=12)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", help="start from these weights (pretrain_text.py's pretrained.pt: same sizes and "
                                    "vocabulary)")
@@ -138,12 +164,7 @@ def main():
                                             "half of the training samples, with left/right swapped in the caption")
     args = ap.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    tok = ClipBPE(data.MERGES)
-    caps = data.load_captions()
+    tok, caps = start_run(args)
     train_names, dev_names = data.load_split("train"), data.load_split("dev")
     vocab = data.build_vocab(caps, train_names, tok)
     feats, rows = data.load_features(args.features)
@@ -174,14 +195,8 @@ def main():
         if init["vocab"] != vocab.clip_ids or init["config"] != cfg.to_dict():
             sys.exit("train: %s has another vocabulary or other sizes" % args.init)
         model.load_state_dict(init["model"])
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "tok" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "tok" not in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     steps_per_epoch = (len(train_names) + args.batch - 1) // args.batch
-    total, warmup = args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / warmup if s < warmup else
-                                              0.5 * (1 + np.cos(np.pi * min(1.0, (s - warmup) / max(1, total - warmup)))))
+    opt, sched = make_optimizer(model, args, args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch))
     log_rows, start_epoch, best, since_best = [], 1, -1.0, 0
     meta = {"config": cfg.to_dict(), "vocab": vocab.clip_ids, "args": vars(args)}
     if args.resume and os.path.exists(os.path.join(args.out, "last.pt")):

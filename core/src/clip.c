@@ -145,22 +145,14 @@ capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_fl
                                  capt_error *err) {
     memset(w, 0, sizeof *w);
     size_t n = (size_t)n_max, d = (size_t)s->width, hd = d / (size_t)s->heads;
-    struct {
-        float **p;
-        size_t count;
-    } parts[] = {{&w->x, n * d},      {&w->h, n * d},       {&w->q, n * d},          {&w->k, n * d},
+    nn_buffer parts[] = {{&w->x, n * d},      {&w->h, n * d},       {&w->q, n * d},          {&w->k, n * d},
                  {&w->v, n * d},      {&w->att, n * d},     {&w->mlp, n * (size_t)s->mlp},
                  {&w->qh, n * hd},    {&w->kh, n * hd},     {&w->vt, n * hd},        {&w->oh, n * hd},
-                 {&w->scores, n * n}, {&w->patches, patch_floats ? patch_floats : 1},
+                 {&w->scores, n * n}, {&w->patches, patch_floats},
                  {&w->pooled, d},     {&w->embedding, (size_t)embed_dim}};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = malloc(parts[i].count * sizeof(float));
-        if (!*parts[i].p) {
-            capt_clip_work_free(w);
-            return capt_fail(err, CAPT_E_NOMEM, "clip: out of memory for its work buffers");
-        }
-    }
-    return CAPT_OK;
+    if (nn_alloc_buffers(parts, sizeof parts / sizeof parts[0])) return CAPT_OK;
+    capt_clip_work_free(w);
+    return capt_fail(err, CAPT_E_NOMEM, "clip: out of memory for its work buffers");
 }
 
 void capt_clip_work_free(clip_work *w) {

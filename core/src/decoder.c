@@ -88,10 +88,7 @@ capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, dec
     s->max_beams = max_beams;
     size_t d = (size_t)dec->d, N = (size_t)dec->grid_h * dec->grid_w, B = (size_t)max_beams, L = (size_t)dec->layers;
     size_t cache = B * L * (size_t)dec->max_len * d, span = (size_t)dec->max_len > N ? (size_t)dec->max_len : N;
-    struct {
-        float **p;
-        size_t n;
-    } parts[] = {{&s->mem, N * d},
+    nn_buffer parts[] = {{&s->mem, N * d},
                  {&s->cross_k, L * N * d},
                  {&s->cross_v, L * N * d},
                  {&s->self_k, cache},
@@ -107,14 +104,9 @@ capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, dec
                  {&s->logits, B * (size_t)dec->vocab},
                  {&s->cross_weights, B * L * (size_t)dec->heads * N},
                  {&s->grid16, N * (size_t)dec->d_visual}};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        *parts[i].p = malloc(parts[i].n * sizeof(float));
-        if (!*parts[i].p) {
-            capt_decoder_state_free(s);
-            return capt_fail(err, CAPT_E_NOMEM, "decoder: out of memory for its state");
-        }
-    }
-    return CAPT_OK;
+    if (nn_alloc_buffers(parts, sizeof parts / sizeof parts[0])) return CAPT_OK;
+    capt_decoder_state_free(s);
+    return capt_fail(err, CAPT_E_NOMEM, "decoder: out of memory for its state");
 }
 
 void capt_decoder_state_free(decoder_state *s) {

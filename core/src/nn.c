@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -78,6 +79,12 @@ void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, co
         float inv = 1.0f / sqrtf(var / (float)d + eps);
         for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * inv * w[i] + b[i];
     }
+}
+
+int nn_alloc_buffers(const nn_buffer *buffers, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(*buffers[i].p = malloc((buffers[i].floats ? buffers[i].floats : 1) * sizeof(float)))) return 0;
+    return 1;
 }
 
 void nn_add_into(float *x, const float *y, size_t n) {

@@ -39,6 +39,16 @@ void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, co
 void nn_add_into(float *x, const float *y, size_t n);
 void nn_softmax(float *s, int n); /* in place */
 
+/* A float buffer to allocate: *p gets `floats` floats. */
+typedef struct nn_buffer {
+    float **p;
+    size_t floats;
+} nn_buffer;
+
+/* Allocates every buffer; returns 0 at the first failure (the caller frees what was
+ * allocated: its pointers start NULL). */
+int nn_alloc_buffers(const nn_buffer *buffers, size_t n);
+
 typedef enum nn_activation { NN_GELU, NN_QUICK_GELU } nn_activation;
 void nn_activate(nn_activation act, float *x, size_t n);
 
