@@ -135,7 +135,13 @@ static void format_result(strbuf *b, const char *path, const capt_result *r, int
         }
         sb_printf(b, "]");
     }
-    sb_printf(b, "]},\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"caption\":%.2f}", r->decode_ms, r->encode_ms,
+    sb_printf(b, "]},\"concepts\":[");
+    for (int i = 0; i < r->n_concepts; i++) {
+        sb_printf(b, "%s{\"label\":", i ? "," : "");
+        sb_json_string(b, r->concepts[i].label.ptr, r->concepts[i].label.len);
+        sb_printf(b, ",\"p\":%.4f}", (double)r->concepts[i].prob);
+    }
+    sb_printf(b, "],\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"caption\":%.2f}", r->decode_ms, r->encode_ms,
               r->caption_ms);
     if (first_logits) {
         sb_printf(b, ",\"first_logits\":[");

@@ -285,6 +285,15 @@ typedef struct capt_token {
     float prob;       /* its probability when it was chosen */
 } capt_token;
 
+#define CAPT_MAX_CONCEPTS 5
+
+/* One of the encoder's classifier classes (ImageNet for MobileNetV2). */
+typedef struct capt_concept {
+    int index;       /* class index */
+    capt_str label;  /* its name (points into the model file) */
+    float prob;      /* softmax probability */
+} capt_concept;
+
 typedef struct capt_result {
     char *caption;    /* UTF-8 */
     int n_tokens;
@@ -297,6 +306,11 @@ typedef struct capt_result {
     float *attention_mean;
     double decode_ms, encode_ms, caption_ms; /* image decoding (capt_caption_image), encoder, decoder */
     double preprocess_ms;                     /* the part of encode_ms spent resizing and normalizing */
+    /* The encoder's most probable classes, most probable first (0 when the encoder has
+     * no labelled classifier; a "background" class is skipped): why a caption says what
+     * it says. */
+    int n_concepts;
+    capt_concept concepts[CAPT_MAX_CONCEPTS];
     int vocab;
     float *first_logits; /* [vocab]: the decoder's logits at the first step (for checks) */
 } capt_result;

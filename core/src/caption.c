@@ -363,6 +363,29 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_
     return st;
 }
 
+/* The top classes of the encoder's classifier, by softmax probability. */
+static void top_concepts(const capt_model *m, const capt_features *f, capt_result *r) {
+    r->n_concepts = 0;
+    if (!f->logits || f->n_classes < 1 || capt_model_label_count(m) != (size_t)f->n_classes) return;
+    float max = f->logits[0];
+    for (int c = 1; c < f->n_classes; c++) max = f->logits[c] > max ? f->logits[c] : max;
+    double sum = 0;
+    for (int c = 0; c < f->n_classes; c++) sum += exp((double)(f->logits[c] - max));
+    for (int k = 0; k < CAPT_MAX_CONCEPTS; k++) {
+        int best = -1;
+        for (int c = 0; c < f->n_classes; c++) {
+            capt_str label = capt_model_label(m, (size_t)c);
+            if (label.len == 10 && memcmp(label.ptr, "background", 10) == 0) continue;
+            int taken = 0;
+            for (int j = 0; j < r->n_concepts; j++) taken |= r->concepts[j].index == c;
+            if (!taken && (best < 0 || f->logits[c] > f->logits[best])) best = c;
+        }
+        if (best < 0) break;
+        r->concepts[r->n_concepts++] = (capt_concept){best, capt_model_label(m, (size_t)best),
+                                                      (float)(exp((double)(f->logits[best] - max)) / sum)};
+    }
+}
+
 capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_caption_params *params,
                          capt_result **out) {
     if (!ctx || !image || !out) return CAPT_E_ARG;
@@ -391,6 +414,7 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     if ((st = search(ctx, &p, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
     (*out)->preprocess_ms = f.preprocess_ms;
+    top_concepts(ctx->model, &f, *out);
     (*out)->caption_ms = capt_now_ms() - t0;
     ctx->error[0] = 0;
     return CAPT_OK;

@@ -89,6 +89,10 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   const engine = await page.locator('[data-testid="engine"]').innerText();
   console.log(`  caption: "${caption.replace(/\s+/g, ' ')}" in ${ms} ms from drop (${engine.trim()})`);
   assert.ok(caption.trim().split(/\s+/).length >= 3);
+  // The encoder's ImageNet classes are shown beside the caption: the photo is a cat.
+  const concepts = await page.locator('[data-testid="concepts"]').innerText();
+  console.log(`  concepts: ${concepts.replace(/\s+/g, ' ')}`);
+  assert.match(concepts, /cat/i);
   // The server sends COOP + COEP, so the page is cross-origin isolated: the threads build.
   assert.match(engine, /SIMD, \d+ threads/);
   threadedCaption = caption;

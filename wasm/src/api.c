@@ -121,6 +121,15 @@ EMSCRIPTEN_KEEPALIVE int capt_js_result_shape(const capt_result *r, int which) {
 }
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention(const capt_result *r) { return r->attention; }
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_attention_mean(const capt_result *r) { return r->attention_mean; }
+EMSCRIPTEN_KEEPALIVE int capt_js_result_n_concepts(const capt_result *r) { return r->n_concepts; }
+EMSCRIPTEN_KEEPALIVE float capt_js_result_concept_prob(const capt_result *r, int i) { return r->concepts[i].prob; }
+/* The label's bytes (not NUL-terminated) and their length. */
+EMSCRIPTEN_KEEPALIVE const char *capt_js_result_concept_label(const capt_result *r, int i) {
+    return r->concepts[i].label.ptr;
+}
+EMSCRIPTEN_KEEPALIVE int capt_js_result_concept_label_len(const capt_result *r, int i) {
+    return (int)r->concepts[i].label.len;
+}
 EMSCRIPTEN_KEEPALIVE int capt_js_result_vocab(const capt_result *r) { return r->vocab; }
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_first_logits(const capt_result *r) { return r->first_logits; }
 /* 0 decode, 1 encode, 2 caption, 3 the encoder's preprocessing (ms) */

@@ -55,9 +55,17 @@ export interface Attention {
   mean: Float32Array[][];
 }
 
+export interface Concept {
+  /** class name of the encoder's classifier (ImageNet) */
+  label: string;
+  p: number;
+}
+
 export interface CaptionResult {
   caption: string;
   tokens: Token[];
+  /** the encoder's top classes, most probable first (empty without a classifier) */
+  concepts: Concept[];
   attention: Attention;
   /** encode includes preprocess (resizing and normalizing for the encoder) */
   timingsMs: { decode: number; encode: number; caption: number; preprocess: number; total: number };

@@ -292,9 +292,15 @@ export class Captioner {
       tokens.push({ id: m._capt_js_result_token_id(r, i), text: m.UTF8ToString(m._capt_js_result_token_text(r, i)),
         p: m._capt_js_result_token_prob(r, i) });
     }
+    const concepts = [];
+    for (let i = 0; i < m._capt_js_result_n_concepts(r); i++) {
+      concepts.push({ label: m.UTF8ToString(m._capt_js_result_concept_label(r, i), m._capt_js_result_concept_label_len(r, i)),
+        p: m._capt_js_result_concept_prob(r, i) });
+    }
     return {
       caption: m.UTF8ToString(m._capt_js_result_caption(r)),
       tokens,
+      concepts,
       attention: { layers, heads, grid: [gh, gw], maps, mean: meanMaps },
       timingsMs: { decode: m._capt_js_result_timing(r, 0), encode: m._capt_js_result_timing(r, 1),
         caption: m._capt_js_result_timing(r, 2), preprocess: m._capt_js_result_timing(r, 3), total: totalMs },
