@@ -25,6 +25,26 @@ static void dw_pixel(const capt_dwconv_args *a, int oy, int ox, float *y) {
     }
     const vecf zero = vec_zero(), six = vec_splat(6.0f);
     int c = 0;
+    for (; c + 4 * VEC_LANES <= a->C; c += 4 * VEC_LANES) { /* four dependency chains */
+        vecf acc0 = vec_load(a->bias + c), acc1 = vec_load(a->bias + c + VEC_LANES);
+        vecf acc2 = vec_load(a->bias + c + 2 * VEC_LANES), acc3 = vec_load(a->bias + c + 3 * VEC_LANES);
+        for (int t = 0; t < n; t++) {
+            acc0 = vec_madd(vec_load(tx[t] + c), vec_load(tw[t] + c), acc0);
+            acc1 = vec_madd(vec_load(tx[t] + c + VEC_LANES), vec_load(tw[t] + c + VEC_LANES), acc1);
+            acc2 = vec_madd(vec_load(tx[t] + c + 2 * VEC_LANES), vec_load(tw[t] + c + 2 * VEC_LANES), acc2);
+            acc3 = vec_madd(vec_load(tx[t] + c + 3 * VEC_LANES), vec_load(tw[t] + c + 3 * VEC_LANES), acc3);
+        }
+        if (a->relu6) {
+            acc0 = vec_min(vec_max(acc0, zero), six);
+            acc1 = vec_min(vec_max(acc1, zero), six);
+            acc2 = vec_min(vec_max(acc2, zero), six);
+            acc3 = vec_min(vec_max(acc3, zero), six);
+        }
+        vec_store(y + c, acc0);
+        vec_store(y + c + VEC_LANES, acc1);
+        vec_store(y + c + 2 * VEC_LANES, acc2);
+        vec_store(y + c + 3 * VEC_LANES, acc3);
+    }
     for (; c + 2 * VEC_LANES <= a->C; c += 2 * VEC_LANES) { /* two vectors: two dependency chains */
         vecf acc0 = vec_load(a->bias + c), acc1 = vec_load(a->bias + c + VEC_LANES);
         for (int t = 0; t < n; t++) {
