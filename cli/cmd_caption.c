@@ -232,6 +232,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
         if (strcmp(a, "--json") == 0) j.json = 1;
         else if (strcmp(a, "--first-logits") == 0) j.json = j.first_logits = 1;
         else if (strcmp(a, "--raw") == 0) j.params.raw = 1;
+        else if (strcmp(a, "--no-concepts") == 0) j.params.no_concepts = 1;
         else if (!v) ok = 0;
         else if (strcmp(a, "--model") == 0) model_path = argv[++i];
         else if (strcmp(a, "--beam") == 0) ok = parse_positive_int(a, argv[++i], CAPT_MAX_BEAM, &j.params.beam);
@@ -256,6 +257,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
     if (i >= argc) {
         fprintf(stderr, "usage: capt caption [--model FILE] [--beam N] [--max-tokens N] [--threads N] [--json] [--raw]\n"
                         "                    [--alpha A] [--no-repeat-ngram N] [--temperature T --top-p P --seed S]\n"
+                        "                    [--no-concepts]\n"
                         "                    IMAGE|DIR|- ...\n");
         return 2;
     }

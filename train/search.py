@@ -12,6 +12,9 @@ token extends it, until B hypotheses are live. Search stops once B hypotheses ha
 finished or after max_tokens steps (live ones then finish as they are, scored
 s / n^alpha). The caption is the finished hypothesis with the best score (the first
 finished on ties).
+
+Concept guidance (concepts.py): `bias` [V] (greedy: [B, V]) is added to the logits
+before the softmax, except at tokens the hypothesis already holds.
 """
 import torch
 
@@ -19,19 +22,23 @@ from data import END, START
 
 
 @torch.no_grad()
-def greedy(model, grid, max_tokens=20):
+def greedy(model, grid, max_tokens=20, bias=None):
     """grid: [B, N, C] -> list of token-id lists (end token excluded)."""
     model.eval()
     mem = model.memory(grid)
     B = grid.shape[0]
     tokens = torch.full((B, 1), START, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
+    unused = torch.ones(B, model.config.vocab_size)
     for _ in range(max_tokens):
         hidden, _ = model.hidden(None, tokens, mem=mem)
         logits = model.project(hidden[:, -1])
+        if bias is not None:
+            logits = logits + bias * unused
         nxt = logits.argmax(-1)  # first maximum: the lowest id on ties
         nxt[done] = END
         tokens = torch.cat([tokens, nxt[:, None]], 1)
+        unused[torch.arange(B), nxt] = 0
         done |= nxt == END
         if done.all():
             break
@@ -42,7 +49,7 @@ def greedy(model, grid, max_tokens=20):
 
 
 @torch.no_grad()
-def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, return_steps=False):
+def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
     """One image (grid1: [1, N, C]) -> token ids of the best hypothesis."""
     model.eval()
     mem = model.memory(grid1)
@@ -51,7 +58,13 @@ def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, return_steps=False):
     for step in range(max_tokens):
         seqs = torch.tensor([[START] + t for t, _ in live], dtype=torch.long)
         hidden, _ = model.hidden(None, seqs, mem=mem.expand(len(live), -1, -1))
-        logp = model.project(hidden[:, -1]).float().log_softmax(-1)
+        logits = model.project(hidden[:, -1]).float()
+        if bias is not None:
+            b = bias.expand(len(live), -1).clone()
+            for i, (t, _) in enumerate(live):
+                b[i, t] = 0
+            logits = logits + b
+        logp = logits.log_softmax(-1)
         scores = torch.tensor([s for _, s in live], dtype=torch.float32)[:, None] + logp  # [live, V]
         flat = scores.reshape(-1)
         # descending score; stable sort keeps (hypothesis, token) order on ties

@@ -270,6 +270,7 @@ typedef struct capt_caption_params {
     float top_p;            /* sampling: smallest set of tokens with this much probability */
     uint64_t seed;          /* sampling: random seed */
     int raw;                /* 1: the model's text as is; 0: capitalized, with a period */
+    int no_concepts;        /* 1: no concept guidance (docs/model.md), even where the model has it */
     /* Called after every step with the best hypothesis so far: its text, its newest
      * token's text and its token count; with beam search earlier words can still
      * change. May be NULL. */

@@ -31,6 +31,9 @@ void capt_result_free(capt_result *r) {
 
 /* ---- hypotheses ---------------------------------------------------------------------- */
 
+/* Words guided at once, at most (each needs a class with p >= tau: a few at most). */
+#define CAPT_MAX_GUIDED 16
+
 typedef struct hyp {
     int32_t *tokens; /* [max_tokens] */
     float *probs;    /* [max_tokens] */
@@ -277,7 +280,45 @@ static void report_partial(const capt_decoder *dec, const capt_caption_params *p
     free(text);
 }
 
-static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_result **out) {
+/* Concept guidance: the decoder words the classifier's confident classes vote for, and
+ * their logit bonus beta * sum of p(class) (docs/model.md). */
+typedef struct guidance {
+    int n;
+    int32_t token[CAPT_MAX_GUIDED];
+    float bonus[CAPT_MAX_GUIDED];
+} guidance;
+
+static void guidance_from(const capt_decoder *dec, const capt_features *f, guidance *g) {
+    g->n = 0;
+    if (!dec->n_concepts || dec->n_concepts != f->n_classes || !(dec->concept_beta > 0)) return;
+    float max = f->logits[0];
+    for (int c = 1; c < f->n_classes; c++) max = f->logits[c] > max ? f->logits[c] : max;
+    double sum = 0;
+    for (int c = 0; c < f->n_classes; c++) sum += exp((double)(f->logits[c] - max));
+    for (int c = 0; c < f->n_classes; c++) {
+        float p = (float)(exp((double)(f->logits[c] - max)) / sum);
+        int32_t t = (int32_t)capt_meta_int_at(dec->concept_token, (size_t)c);
+        if (t < 0 || !(p >= dec->concept_tau)) continue;
+        int k = 0;
+        while (k < g->n && g->token[k] != t) k++;
+        if (k == g->n) {
+            if (g->n == CAPT_MAX_GUIDED) continue;
+            g->token[g->n] = t, g->bonus[g->n++] = 0.0f;
+        }
+        g->bonus[k] += dec->concept_beta * p;
+    }
+}
+
+/* Adds the bonuses to one hypothesis's logits, except for words it already holds. */
+static void apply_guidance(const guidance *g, const hyp *h, float *logits) {
+    for (int k = 0; k < g->n; k++) {
+        int used = 0;
+        for (int i = 0; i < h->n && !used; i++) used = h->tokens[i] == g->token[k];
+        if (!used) logits[g->token[k]] += g->bonus[k];
+    }
+}
+
+static capt_status search(capt_context *ctx, const capt_caption_params *p, const guidance *g, capt_result **out) {
     const capt_decoder *dec = ctx->model->decoder;
     decoder_state *s = &ctx->dec;
     const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w;
@@ -308,6 +349,7 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, capt_
         if ((st = capt_decoder_step(dec, s, ctx->pool, ctx->isa, inputs, n_live, step, &e)) != CAPT_OK) break;
         if (step == 0) memcpy(first_logits, s->logits, sizeof(float) * (size_t)V);
         for (int b = 0; b < n_live; b++) {
+            apply_guidance(g, &bm.live[b], s->logits + (size_t)b * V);
             log_softmax(s->logits + (size_t)b * V, V);
             ban_repeats(&bm.live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
         }
@@ -411,7 +453,9 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     capt_error e;
     if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, f.grid, &e)) != CAPT_OK)
         return capt_context_fail(ctx, &e);
-    if ((st = search(ctx, &p, out)) != CAPT_OK) return st;
+    guidance g = {0};
+    if (!p.no_concepts) guidance_from(dec, &f, &g);
+    if ((st = search(ctx, &p, &g, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
     (*out)->preprocess_ms = f.preprocess_ms;
     top_concepts(ctx->model, &f, *out);

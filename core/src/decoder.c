@@ -50,6 +50,19 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->lnf_w = nn_vec(&l, "decoder.ln_f.weight", d);
     dec->lnf_b = nn_vec(&l, "decoder.ln_f.bias", d);
     dec->out_bias = nn_vec(&l, "decoder.out_bias", dec->vocab);
+    dec->concept_token = capt_file_find_meta(f, "decoder.concept_token");
+    if (l.ok && dec->concept_token) {
+        const capt_meta *m = dec->concept_token;
+        int ok = m->type == CAPT_META_ARRAY && m->elem_type == CAPT_META_INT && m->count >= 1 && m->count <= 1000000;
+        for (size_t i = 0; ok && i < m->count; i++) {
+            int64_t t = capt_meta_int_at(m, i);
+            ok = t == -1 || (t >= 2 && t < dec->vocab);
+        }
+        if (!ok) l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.concept_token must be decoder ids (or -1)");
+        dec->n_concepts = ok ? (int)m->count : 0;
+        dec->concept_beta = nn_meta_float(&l, "decoder.concept_beta", 0.0f);
+        dec->concept_tau = nn_meta_float(&l, "decoder.concept_tau", 1.0f);
+    }
     dec->layer = l.ok ? calloc((size_t)dec->layers, sizeof *dec->layer) : NULL;
     if (l.ok && !dec->layer) l.ok = 0, capt_fail(err, CAPT_E_NOMEM, "out of memory");
     for (int i = 0; l.ok && i < dec->layers; i++) {

@@ -26,6 +26,12 @@ typedef struct capt_decoder {
     const float *lnf_w, *lnf_b, *out_bias; /* [d], [d], [vocab] */
     decoder_layer *layer;                 /* [layers] */
     const capt_meta *token_text;          /* string[vocab] */
+    /* Concept guidance (docs/model.md): the decoder word of each classifier class (-1:
+     * none), and the bonus beta * p(class) for classes with p >= tau. n_concepts is 0
+     * when the file has none. */
+    int n_concepts;
+    const capt_meta *concept_token;       /* int[n_concepts] */
+    float concept_beta, concept_tau;
 } capt_decoder;
 
 #define CAPT_DECODER_START 0

@@ -112,6 +112,10 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
             if (g.h != m->decoder->grid_h || g.w != m->decoder->grid_w || g.c != m->decoder->d_visual)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder expects a %dx%dx%d grid, the encoder gives %dx%dx%d",
                                m->decoder->grid_h, m->decoder->grid_w, m->decoder->d_visual, g.h, g.w, g.c);
+            int classes = m->encoder ? m->encoder->shapes[m->encoder->logits].c : 0;
+            if (!st && m->decoder->n_concepts && m->decoder->n_concepts != classes)
+                st = capt_fail(err, CAPT_E_FORMAT, "model: decoder.concept_token has %d classes, the encoder %d",
+                               m->decoder->n_concepts, classes);
         }
     }
     if (!st && capt_file_find_meta(m->file, "text.width")) st = load_text(m, err);

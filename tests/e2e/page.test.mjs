@@ -1,5 +1,6 @@
 // End-to-end tests of the web page in Debian's Chromium (headless, driven by
-// playwright-core; no browser download): a dropped photo gets a caption, the fake webcam
+// playwright-core; no browser download): a dropped photo of a cat gets a caption that
+// says so, the fake webcam
 // (a y4m made from a photo) gets one, hovering a word draws a heatmap, the page works
 // offline after the first load, a dropped text file gives an error and the page keeps
 // working, and no request leaves the page's own origin. The page is served cross-origin
@@ -89,6 +90,7 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   const engine = await page.locator('[data-testid="engine"]').innerText();
   console.log(`  caption: "${caption.replace(/\s+/g, ' ')}" in ${ms} ms from drop (${engine.trim()})`);
   assert.ok(caption.trim().split(/\s+/).length >= 3);
+  assert.match(caption, /\bcat\b/i, 'the caption of chelsea.png mentions a cat');
   // The encoder's ImageNet classes are shown beside the caption: the photo is a cat.
   const concepts = await page.locator('[data-testid="concepts"]').innerText();
   console.log(`  concepts: ${concepts.replace(/\s+/g, ' ')}`);

@@ -61,12 +61,14 @@ EMSCRIPTEN_KEEPALIVE void capt_js_free(session *s) {
     free(s);
 }
 
-static capt_caption_params params(int beam, int max_tokens, float alpha, int raw, int stream) {
+/* flags: bit 0 the model's raw text (no capital, no period), bit 1 no concept guidance. */
+static capt_caption_params params(int beam, int max_tokens, float alpha, int flags, int stream) {
     capt_caption_params p = capt_caption_default_params();
+    p.no_concepts = (flags & 2) != 0;
     p.beam = beam;
     p.max_tokens = max_tokens;
     p.length_alpha = alpha;
-    p.raw = raw;
+    p.raw = flags & 1;
     if (stream) p.on_token = on_token;
     return p;
 }
@@ -83,16 +85,16 @@ static capt_result *finish(session *s, capt_status st, capt_result *r) {
 
 /* Encoded image bytes (JPEG, PNG, BMP, GIF) -> a result, or NULL (see capt_js_error). */
 EMSCRIPTEN_KEEPALIVE capt_result *capt_js_caption_bytes(session *s, const unsigned char *bytes, size_t len, int beam,
-                                                        int max_tokens, float alpha, int raw, int stream) {
+                                                        int max_tokens, float alpha, int flags, int stream) {
     if (!s || !s->ctx) return NULL;
-    capt_caption_params p = params(beam, max_tokens, alpha, raw, stream);
+    capt_caption_params p = params(beam, max_tokens, alpha, flags, stream);
     capt_result *r = NULL;
     return finish(s, capt_caption_image(s->ctx, bytes, len, &p, &r), r);
 }
 
 /* RGBA pixels (canvas ImageData, video frames) -> a result, or NULL. */
 EMSCRIPTEN_KEEPALIVE capt_result *capt_js_caption_rgba(session *s, const unsigned char *rgba, int width, int height,
-                                                       int stride, int beam, int max_tokens, float alpha, int raw,
+                                                       int stride, int beam, int max_tokens, float alpha, int flags,
                                                        int stream) {
     if (!s || !s->ctx) return NULL;
     capt_image *img;
@@ -101,7 +103,7 @@ EMSCRIPTEN_KEEPALIVE capt_result *capt_js_caption_rgba(session *s, const unsigne
         set_error(s, err.status, err.message);
         return NULL;
     }
-    capt_caption_params p = params(beam, max_tokens, alpha, raw, stream);
+    capt_caption_params p = params(beam, max_tokens, alpha, flags, stream);
     capt_result *r = NULL;
     capt_status st = capt_caption(s->ctx, img, &p, &r);
     capt_image_free(img);

@@ -32,6 +32,8 @@ export interface CaptionOptions {
   alpha?: number;
   /** keep the model's text (no capital, no period) */
   raw?: boolean;
+  /** concept guidance from the encoder's ImageNet classes (docs/model.md); default true */
+  concepts?: boolean;
   onToken?: (event: TokenEvent) => void;
   /** also return the decoder's logits at the first step (for checks) */
   firstLogits?: boolean;

@@ -233,7 +233,9 @@ export class Captioner {
     return new Float32Array(m.HEAPU8.buffer, ptr, m._capt_js_embed_dim(this.#session)).slice();
   }
 
-  async #caption(input, { beam = 3, maxTokens = 20, alpha = 1.0, raw = false, onToken, firstLogits = false } = {}) {
+  async #caption(input, { beam = 3, maxTokens = 20, alpha = 1.0, raw = false, concepts = true, onToken,
+    firstLogits = false } = {}) {
+    const flags = (raw ? 1 : 0) | (concepts ? 0 : 2); // bit 1: no concept guidance
     const m = this.#m;
     if (!this.#session) throw new Error('this captioner was disposed');
     const pixels = await toPixels(input);
@@ -246,9 +248,9 @@ export class Captioner {
     let result = 0;
     try {
       result = pixels.bytes
-        ? m._capt_js_caption_bytes(this.#session, ptr, data.length, beam, maxTokens, alpha, raw ? 1 : 0, onToken ? 1 : 0)
+        ? m._capt_js_caption_bytes(this.#session, ptr, data.length, beam, maxTokens, alpha, flags, onToken ? 1 : 0)
         : m._capt_js_caption_rgba(this.#session, ptr, pixels.width, pixels.height, pixels.width * 4, beam, maxTokens,
-          alpha, raw ? 1 : 0, onToken ? 1 : 0);
+          alpha, flags, onToken ? 1 : 0);
     } finally {
       m._free(ptr);
       m.onCaptToken = null;
