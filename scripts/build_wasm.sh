@@ -12,8 +12,11 @@ build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF > b
 build_wasm build-wasm-threads -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_THREADS=ON > build-wasm-threads.build.log 2>&1 \
   || { tail -30 build-wasm-threads.build.log; exit 1; }
 mkdir -p wasm/dist
-cp build-wasm-threads/capt-threads.js build-wasm-threads/capt-threads.wasm build-wasm-threads/capt-threads.worker.js \
-  wasm/dist/
+cp build-wasm-threads/capt-threads.js build-wasm-threads/capt-threads.wasm wasm/dist/
+# Emscripten 3.1.6 starts pthreads from a separate worker script; newer releases start
+# them from capt-threads.js itself and write none.
+rm -f wasm/dist/capt-threads.worker.js
+[ ! -f build-wasm-threads/capt-threads.worker.js ] || cp build-wasm-threads/capt-threads.worker.js wasm/dist/
 cp build-wasm/capt-simd.js build-wasm/capt-simd.wasm build-wasm-scalar/capt-plain.js build-wasm-scalar/capt-plain.wasm wasm/dist/
 cp wasm/src/captioner.js wasm/dist/capt.js
 cp wasm/src/worker.js wasm/dist/worker.js
