@@ -92,7 +92,7 @@ typedef struct feature_job {
     const capt_model *model;
     char **paths;
     int n;
-    int grid_tokens, channels;
+    int n_tokens, channels; /* visual tokens per image (capt_features.tokens) */
     FILE *npy;           /* single-file output: rows at their list index */
     const char *out_dir; /* or one .npy per image */
     unsigned char *ok;   /* [n] 1 when the image's row was written */
@@ -135,8 +135,8 @@ static void progress(feature_job *job, int done, int final) {
 }
 
 static int write_row(feature_job *job, int index, const capt_features *f, uint16_t *half) {
-    size_t count = (size_t)job->grid_tokens * job->channels;
-    for (size_t k = 0; k < count; k++) half[k] = capt_f32_to_f16(f->grid[k]);
+    size_t count = (size_t)job->n_tokens * job->channels;
+    for (size_t k = 0; k < count; k++) half[k] = capt_f32_to_f16(f->tokens[k]);
     if (job->npy) {
         cli_mutex_lock(&job->lock);
         int ok = fseek(job->npy, (long)(NPY_HEADER_BYTES + (size_t)index * count * 2), SEEK_SET) == 0 &&
@@ -150,7 +150,7 @@ static int write_row(feature_job *job, int index, const capt_features *f, uint16
     snprintf(path, sizeof path, "%s/%s.npy", job->out_dir, base);
     FILE *out = fopen(path, "wb");
     unsigned char header[NPY_HEADER_BYTES];
-    npy_header(header, 1, job->grid_tokens, job->channels);
+    npy_header(header, 1, job->n_tokens, job->channels);
     int ok = out && fwrite(header, 1, sizeof header, out) == sizeof header && fwrite(half, 2, count, out) == count;
     if (out && fclose(out) != 0) ok = 0;
     return ok;
@@ -172,7 +172,7 @@ static void *feature_worker(void *arg) {
     feature_job *job = arg;
     capt_context *ctx = NULL;
     capt_error err;
-    uint16_t *half = malloc(sizeof(uint16_t) * (size_t)job->grid_tokens * job->channels);
+    uint16_t *half = malloc(sizeof(uint16_t) * (size_t)job->n_tokens * job->channels);
     if (!half || capt_context_create(job->model, NULL, &ctx, &err) != CAPT_OK) {
         fprintf(stderr, "capt: %s\n", half ? err.message : "out of memory");
         free(half);
@@ -192,7 +192,7 @@ static void *feature_worker(void *arg) {
         int ok = img && capt_encode(ctx, img, &f) == CAPT_OK;
         if (img && !ok) snprintf(why, sizeof why, "%s", capt_context_last_error(ctx));
         capt_image_free(img);
-        if (ok && (f.grid_h * f.grid_w != job->grid_tokens || f.channels != job->channels)) {
+        if (ok && (f.n_tokens != job->n_tokens || f.channels != job->channels)) {
             snprintf(why, sizeof why, "unexpected grid size");
             ok = 0;
         }
@@ -219,7 +219,7 @@ static void *feature_worker(void *arg) {
 /* Moves the rows of successful images together (failed ones leave holes) and writes the
  * final header; the names file lists the rows in order. */
 static int finish_npy(feature_job *job, const char *names_path) {
-    size_t row_bytes = (size_t)job->grid_tokens * job->channels * 2;
+    size_t row_bytes = (size_t)job->n_tokens * job->channels * 2;
     unsigned char *row = malloc(row_bytes);
     FILE *names = fopen(names_path, "w");
     int rows = 0, ok = row && names;
@@ -234,7 +234,7 @@ static int finish_npy(feature_job *job, const char *names_path) {
         rows++;
     }
     unsigned char header[NPY_HEADER_BYTES];
-    npy_header(header, rows, job->grid_tokens, job->channels);
+    npy_header(header, rows, job->n_tokens, job->channels);
     ok = ok && fseek(job->npy, 0, SEEK_SET) == 0 && fwrite(header, 1, sizeof header, job->npy) == sizeof header &&
          fflush(job->npy) == 0 && ftruncate(fileno(job->npy), (off_t)(NPY_HEADER_BYTES + (size_t)rows * row_bytes)) == 0;
     if (names && fclose(names) != 0) ok = 0;
@@ -323,7 +323,7 @@ int cmd_features(const char *program, int argc, char **argv) {
         capt_image *blank = NULL;
         if (capt_context_create(m.model, NULL, &ctx, &err) == CAPT_OK &&
             capt_image_from_rgba(px, 1, 1, 4, &blank, &err) == CAPT_OK && capt_encode(ctx, blank, &f) == CAPT_OK) {
-            job.grid_tokens = f.grid_h * f.grid_w;
+            job.n_tokens = f.n_tokens;
             job.channels = f.channels;
         }
         capt_image_free(blank);
@@ -337,7 +337,7 @@ int cmd_features(const char *program, int argc, char **argv) {
             status = 1;
         }
     }
-    if (!status && job.grid_tokens) {
+    if (!status && job.n_tokens) {
         cli_mutex_init(&job.lock);
         run_workers(feature_worker, &job, threads);
         cli_mutex_destroy(&job.lock);

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Captioning on CLIP's visual tokens, end to end on the tiny golden CLIP: convert it,
-extract the ViT's patch tokens of some Flickr8k images with `capt features`, train a
+extract the ViT's 50 pre-projection tokens (the class token, then the 7x7 patches) of
+some Flickr8k images with `capt features`, train a
 small decoder for a few steps (train/train.py), export it (train/export.py), combine it
 with the CLIP file (tools/combine_capt.py), caption a photo with `capt caption`, and
 check that the C engine's greedy caption is the PyTorch decoder's on the same tokens.
@@ -43,7 +44,7 @@ with tempfile.TemporaryDirectory() as tmp:
     run([CAPT, "features", "--model", clip, "--list", os.path.join(tmp, "list.txt"), "--out", feats])
     tokens = np.load(feats)
     print("ok   capt features: %s visual tokens per image" % (tokens.shape[1:],))
-    assert tokens.shape == (len(names) + 1, 49, 128), tokens.shape
+    assert tokens.shape == (len(names) + 1, 50, 128), tokens.shape
 
     run_dir = os.path.join(tmp, "run")
     log = run([PY, os.path.join(ROOT, "train", "train.py"), "--features", feats, "--out", run_dir, "--limit", "96",
@@ -55,8 +56,14 @@ with tempfile.TemporaryDirectory() as tmp:
          "--dtype", "q8_0"])
     captioner = os.path.join(tmp, "clip-captioner.capt")
     run([PY, os.path.join(ROOT, "tools", "combine_capt.py"), captioner, clip, decoder])
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from captfile import read_capt  # noqa: E402
+    meta = read_capt(decoder).meta
+    assert meta["decoder.n_global"] == 1 and meta["decoder.grid_h"] == 7, "the class token is a global token"
     out = json.loads(run([CAPT, "caption", "--model", captioner, "--beam", "1", "--raw", "--json", photo]))
     print("ok   capt caption on CLIP tokens: %r" % out["caption"])
+    att = out["attention"]
+    assert att["grid"] == [7, 7] and len(att["mean"][0][0]) == 49, "attention maps cover the 7x7 patches"
 
     # The same caption from PyTorch on the engine's own tokens of that photo, with the
     # exported (dequantized) weights.

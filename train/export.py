@@ -37,6 +37,8 @@ def tensors(model):
            ("decoder.visual.ln.weight", sd["ln_visual.weight"], "f32"),
            ("decoder.visual.ln.bias", sd["ln_visual.bias"], "f32"),
            ("decoder.tok_emb", sd["tok.weight"], "matrix"), ("decoder.pos_emb", sd["pos"], "f32")]
+    if model.config.n_global:
+        out.append(("decoder.visual.global_pos", sd["global_pos"], "f32"))
     for l in range(model.config.n_layers):
         p, q = "layers.%d." % l, "decoder.layer.%d." % l
         for ln in ("ln1", "ln2", "ln3"):
@@ -60,6 +62,8 @@ def write_decoder(model, vocab, path, dtype):
     w.add_meta("decoder.type", "transformer")
     for key in ("d_model", "n_heads", "n_layers", "d_mlp", "max_len", "grid_h", "grid_w", "d_visual"):
         w.add_meta("decoder." + key, int(getattr(c, key)))
+    if c.n_global:
+        w.add_meta("decoder.n_global", int(c.n_global))
     w.add_meta("decoder.ln_eps", 1e-5)
     w.add_meta("decoder.vocab", [int(i) for i in vocab.clip_ids])
     w.add_meta("decoder.token_text", [b"" if i < 2 else vocab.tokenizer.token_bytes(cid)
@@ -85,6 +89,7 @@ def load_exported_weights(model, path):
 
 def _torch_names(model):
     out = ["visual.weight", "visual.bias", "row", "col", "ln_visual.weight", "ln_visual.bias", "tok.weight", "pos"]
+    out += ["global_pos"] if model.config.n_global else []
     for l in range(model.config.n_layers):
         p = "layers.%d." % l
         for ln in ("ln1", "ln2", "ln3"):

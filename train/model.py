@@ -3,6 +3,8 @@ C implementation). Pre-LayerNorm transformer decoder over CLIP BPE tokens that a
 to the encoder's visual tokens:
 
     mem    = LN_v(g · W_vᵀ + b_v + row[r] + col[c])          [N = grid_h * grid_w, d]
+             (with n_global = 1 a global token comes first, CLIP's class token, with its
+             own position vector: mem_0 = LN_v(g_0 · W_vᵀ + b_v + global_pos))
     x_t    = E[y_t] + P[t]                                    [T, d]
     layer: x += SelfAttn(LN_1(x))          causal, H heads
            x += CrossAttn(LN_2(x), mem)    H heads
@@ -21,9 +23,10 @@ import torch.nn.functional as F
 
 class Config:
     def __init__(self, vocab_size, d_model=256, n_heads=8, n_layers=3, d_mlp=1024, max_len=32, grid_h=7, grid_w=7,
-                 d_visual=1280, dropout=0.3):
+                 d_visual=1280, dropout=0.3, n_global=0):
         self.vocab_size, self.d_model, self.n_heads, self.n_layers, self.d_mlp = vocab_size, d_model, n_heads, n_layers, d_mlp
         self.max_len, self.grid_h, self.grid_w, self.d_visual, self.dropout = max_len, grid_h, grid_w, d_visual, dropout
+        self.n_global = n_global  # 1: a global visual token (CLIP's class token) precedes the grid
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -76,6 +79,9 @@ class CaptionDecoder(nn.Module):
         self.visual = nn.Linear(c.d_visual, c.d_model)
         self.row = nn.Parameter(torch.zeros(c.grid_h, c.d_model))
         self.col = nn.Parameter(torch.zeros(c.grid_w, c.d_model))
+        if c.n_global:
+            self.global_pos = nn.Parameter(torch.zeros(c.n_global, c.d_model))
+            nn.init.normal_(self.global_pos, std=0.02)
         self.ln_visual = nn.LayerNorm(c.d_model)
         self.tok = nn.Embedding(c.vocab_size, c.d_model)
         self.pos = nn.Parameter(torch.zeros(c.max_len, c.d_model))
@@ -89,9 +95,11 @@ class CaptionDecoder(nn.Module):
         nn.init.normal_(self.col, std=0.02)
 
     def memory(self, grid):
-        """grid: [B, N, d_visual] (f16-rounded features) -> [B, N, d]."""
+        """grid: [B, N, d_visual] (f16-rounded features; N = n_global + grid_h * grid_w) -> [B, N, d]."""
         c = self.config
         pos = (self.row[:, None, :] + self.col[None, :, :]).reshape(c.grid_h * c.grid_w, c.d_model)
+        if c.n_global:
+            pos = torch.cat([self.global_pos, pos])
         return self.drop(self.ln_visual(self.visual(grid) + pos))
 
     def hidden(self, grid, tokens, return_weights=False, mem=None):

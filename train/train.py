@@ -175,11 +175,12 @@ def main():
     if args.limit:
         train_names = [n for n in train_names if n in rows][:args.limit]
         dev_names = [n for n in dev_names if n in rows][:args.limit]
-    # The visual tokens form a square grid: 7x7 for MobileNetV2 and CLIP ViT-B/32 at 224,
-    # 14x14 for ViT-B/16.
-    side = int(round(np.sqrt(feats.shape[1])))
-    if side * side != feats.shape[1]:
-        sys.exit("train: %d visual tokens do not form a square grid" % feats.shape[1])
+    # The visual tokens form a square grid (7x7 for MobileNetV2 and CLIP ViT-B/32 at 224,
+    # 14x14 for ViT-B/16), after CLIP's class token where there is one (50 = 1 + 7x7).
+    n_global = 0 if int(round(np.sqrt(feats.shape[1]))) ** 2 == feats.shape[1] else 1
+    side = int(round(np.sqrt(feats.shape[1] - n_global)))
+    if side * side + n_global != feats.shape[1]:
+        sys.exit("train: %d visual tokens are neither a square grid nor one token and a grid" % feats.shape[1])
     train_seqs = {n: [vocab.encode(c) for c in caps[n]] for n in train_names}
     flip_feats = flip_seqs = None
     if args.flip_features:
@@ -188,7 +189,7 @@ def main():
         assert flip_rows == rows, "the mirrored features must list the same images in the same order"
         flip_seqs = {n: [vocab.encode(swap_left_right(c.lower())) for c in caps[n]] for n in train_names}
     cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len, grid_h=side, grid_w=side,
-                 d_visual=feats.shape[2], dropout=args.dropout)
+                 d_visual=feats.shape[2], dropout=args.dropout, n_global=n_global)
     model = CaptionDecoder(cfg)
     if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "last.pt"))):
         init = torch.load(args.init)

@@ -222,6 +222,11 @@ typedef struct capt_features {
     double preprocess_ms, encode_ms;
     int embed_dim;
     const float *embedding; /* CLIP: [embed_dim], the projected (not normalised) image embedding; else NULL */
+    /* Every visual token a caption decoder can read: [n_tokens, channels], global tokens
+     * first, then the grid (a convnet: the grid alone; CLIP: the class token, then the
+     * patches). */
+    int n_tokens;
+    const float *tokens;
 } capt_features;
 
 /* Resizes and normalizes the image as the model file says, then runs the encoder. */
@@ -233,9 +238,9 @@ capt_status capt_encode_pixels(capt_context *ctx, const float *pixels, int width
 
 /* ------------------------------------------------------------------------------------
  * CLIP (docs/clip.md): a file with encoder.type "vit" and a text tower ("text.*")
- * embeds images and texts in one space. For a ViT, capt_features' grid is the patch
- * tokens' last hidden state, pooled the class token after the final layer norm, and
- * embedding the projected image embedding.
+ * embeds images and texts in one space. For a ViT, capt_features' tokens are the 50
+ * pre-projection tokens (class token first), grid the patches' among them, pooled the
+ * class token after the final layer norm, and embedding the projected image embedding.
  * ---------------------------------------------------------------------------------- */
 
 int capt_model_has_text(const capt_model *model);

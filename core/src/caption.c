@@ -37,7 +37,7 @@ void capt_result_free(capt_result *r) {
 typedef struct hyp {
     int32_t *tokens; /* [max_tokens] */
     float *probs;    /* [max_tokens] */
-    float *attn;     /* [max_tokens][layers * heads * N] */
+    float *attn;     /* [max_tokens][layers * heads * n_memory] */
     int n;
     float score;     /* sum of log p, in float32 as the reference */
 } hyp;
@@ -230,7 +230,8 @@ static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
 
 static capt_status build_result(const capt_decoder *dec, const hyp *h, const float *first_logits, int raw,
                                 capt_result **out) {
-    const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, T = h->n;
+    /* The maps cover the grid cells; a global token's share of the attention is left out. */
+    const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, M = dec->n_memory, T = h->n;
     capt_result *r = calloc(1, sizeof *r);
     size_t text_bytes = 0;
     for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
@@ -262,7 +263,7 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
             float *mean = r->attention_mean + ((size_t)l * T + t) * N;
             for (int c = 0; c < N; c++) mean[c] = 0;
             for (int hd = 0; hd < H; hd++) {
-                const float *src = h->attn + (size_t)t * L * H * N + ((size_t)l * H + hd) * N;
+                const float *src = h->attn + (size_t)t * L * H * M + ((size_t)l * H + hd) * M + dec->n_global;
                 memcpy(r->attention + (((size_t)l * H + hd) * T + t) * N, src, sizeof(float) * N);
                 for (int c = 0; c < N; c++) mean[c] += src[c] / (float)H;
             }
@@ -321,7 +322,7 @@ static void apply_guidance(const guidance *g, const hyp *h, float *logits) {
 static capt_status search(capt_context *ctx, const capt_caption_params *p, const guidance *g, capt_result **out) {
     const capt_decoder *dec = ctx->model->decoder;
     decoder_state *s = &ctx->dec;
-    const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w;
+    const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->n_memory;
     const size_t attn_step = (size_t)L * H * N;
     beams bm;
     candidate top[2 * CAPT_MAX_BEAM];
@@ -451,7 +452,8 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     if (st) return st;
     double t0 = capt_now_ms();
     capt_error e;
-    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, f.grid, &e)) != CAPT_OK)
+    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, f.tokens + (size_t)(f.n_tokens - dec->n_memory) * f.channels,
+                                 &e)) != CAPT_OK)
         return capt_context_fail(ctx, &e);
     guidance g = {0};
     if (!p.no_concepts) guidance_from(dec, &f, &g);

@@ -27,6 +27,8 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->grid_h = nn_meta_int(&l, "decoder.grid_h", 1, 1024);
     dec->grid_w = nn_meta_int(&l, "decoder.grid_w", 1, 1024);
     dec->d_visual = nn_meta_int(&l, "decoder.d_visual", 1, 65536);
+    dec->n_global = capt_file_find_meta(f, "decoder.n_global") ? nn_meta_int(&l, "decoder.n_global", 0, 1) : 0;
+    dec->n_memory = dec->n_global + dec->grid_h * dec->grid_w;
     dec->ln_eps = nn_meta_float(&l, "decoder.ln_eps", 1e-5f);
     if (l.ok && dec->d % dec->heads)
         l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.d_model is not a multiple of n_heads");
@@ -40,6 +42,7 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->visual = nn_linear(&l, "decoder.visual", d, dec->d_visual, 1);
     dec->row = nn_mat_f32(&l, "decoder.visual.row", dec->grid_h, d);
     dec->col = nn_mat_f32(&l, "decoder.visual.col", dec->grid_w, d);
+    if (dec->n_global) dec->global_pos = nn_mat_f32(&l, "decoder.visual.global_pos", dec->n_global, d);
     dec->lnv_w = nn_vec(&l, "decoder.visual.ln.weight", d);
     dec->lnv_b = nn_vec(&l, "decoder.visual.ln.bias", d);
     if (l.ok) {
@@ -99,7 +102,7 @@ void capt_decoder_free(capt_decoder *dec) {
 capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, decoder_state *s, capt_error *err) {
     memset(s, 0, sizeof *s);
     s->max_beams = max_beams;
-    size_t d = (size_t)dec->d, N = (size_t)dec->grid_h * dec->grid_w, B = (size_t)max_beams, L = (size_t)dec->layers;
+    size_t d = (size_t)dec->d, N = (size_t)dec->n_memory, B = (size_t)max_beams, L = (size_t)dec->layers;
     size_t cache = B * L * (size_t)dec->max_len * d, span = (size_t)dec->max_len > N ? (size_t)dec->max_len : N;
     nn_buffer parts[] = {{&s->mem, N * d},
                  {&s->cross_k, L * N * d},
@@ -159,13 +162,14 @@ static void attend(const float *q, const float *k, const float *v, int n, size_t
 
 capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                                const float *grid, capt_error *err) {
-    const int d = dec->d, N = dec->grid_h * dec->grid_w;
+    const int d = dec->d, N = dec->n_memory, G = dec->n_global;
     /* The grid as training saw it: f16. */
     for (size_t i = 0; i < (size_t)N * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
     capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, N, s->mem, err); /* [N, d] */
     if (st) return st;
-    for (int n = 0; n < N; n++) {
-        const float *r = dec->row + (size_t)(n / dec->grid_w) * d, *c = dec->col + (size_t)(n % dec->grid_w) * d;
+    for (int n = 0; n < G; n++) nn_add_into(s->mem + (size_t)n * d, dec->global_pos + (size_t)n * d, (size_t)d);
+    for (int n = G; n < N; n++) {
+        const float *r = dec->row + (size_t)((n - G) / dec->grid_w) * d, *c = dec->col + (size_t)((n - G) % dec->grid_w) * d;
         float *m = s->mem + (size_t)n * d;
         for (int i = 0; i < d; i++) m[i] += r[i] + c[i];
     }
@@ -179,7 +183,7 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
 
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err) {
-    const int d = dec->d, N = dec->grid_h * dec->grid_w, L = dec->layers, H = dec->heads;
+    const int d = dec->d, N = dec->n_memory, L = dec->layers, H = dec->heads;
     if (n_beams < 1 || n_beams > s->max_beams || t < 0 || t >= dec->max_len)
         return capt_fail(err, CAPT_E_ARG, "decoder: step %d with %d beams is out of range", t, n_beams);
     size_t row_bytes = capt_dtype_row_bytes(dec->tok_emb->dtype, d);

@@ -17,9 +17,12 @@ typedef struct decoder_layer {
 
 typedef struct capt_decoder {
     int d, heads, layers, mlp, max_len, grid_h, grid_w, d_visual, vocab;
+    int n_global; /* visual tokens before the grid (CLIP's class token: 1), each with a learned position */
+    int n_memory; /* n_global + grid_h * grid_w: the tokens cross-attention reads */
     float ln_eps;
     linear visual;                        /* [d, d_visual] */
     const float *row, *col;               /* [grid_h, d], [grid_w, d] */
+    const float *global_pos;              /* [n_global, d] */
     const float *lnv_w, *lnv_b;           /* [d] */
     const capt_tensor *tok_emb;           /* [vocab, d]: input embedding and output layer */
     const float *pos;                     /* [max_len, d] */
@@ -43,7 +46,7 @@ void capt_decoder_free(capt_decoder *dec);
 /* Work memory for one image and up to `max_beams` hypotheses. */
 typedef struct decoder_state {
     int max_beams;
-    float *mem;                 /* [N, d] */
+    float *mem;                 /* [N, d], N = n_memory */
     float *cross_k, *cross_v;   /* [layers][N, d] */
     float *self_k, *self_v;     /* [max_beams][layers][max_len][d] */
     float *self_k2, *self_v2;   /* the same, for reordering beams */
@@ -58,7 +61,8 @@ typedef struct decoder_state {
 capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, decoder_state *s, capt_error *err);
 void capt_decoder_state_free(decoder_state *s);
 
-/* Computes the visual memory and every layer's cross-attention K/V for one image. */
+/* Computes the visual memory and every layer's cross-attention K/V for one image from its
+ * visual tokens [n_memory, d_visual] (the global ones first). */
 capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                                const float *grid, capt_error *err);
 

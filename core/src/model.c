@@ -112,6 +112,10 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
             if (g.h != m->decoder->grid_h || g.w != m->decoder->grid_w || g.c != m->decoder->d_visual)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder expects a %dx%dx%d grid, the encoder gives %dx%dx%d",
                                m->decoder->grid_h, m->decoder->grid_w, m->decoder->d_visual, g.h, g.w, g.c);
+            int global_tokens = m->vit ? 1 : 0; /* the class token */
+            if (!st && m->decoder->n_global > global_tokens)
+                st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder reads %d global visual tokens, the encoder gives %d",
+                               m->decoder->n_global, global_tokens);
             int classes = m->encoder ? m->encoder->shapes[m->encoder->logits].c : 0;
             if (!st && m->decoder->n_concepts && m->decoder->n_concepts != classes)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: decoder.concept_token has %d classes, the encoder %d",
@@ -264,8 +268,9 @@ static capt_status run_encoder(capt_context *ctx, capt_features *out, double pre
         if (capt_clip_vision_forward(m->vit, w, ctx->pool, ctx->isa, ctx->input, &e)) return capt_context_fail(ctx, &e);
         const int d = m->vit->stack.width;
         /* The visual tokens are the patches' last hidden state; the class token is pooled. */
-        *out = (capt_features){m->vit->grid, m->vit->grid, d,    w->x + d, w->pooled, 0, NULL, preprocess_ms,
-                               capt_now_ms() - t1, m->vit->embed_dim, w->embedding};
+        *out = (capt_features){m->vit->grid,   m->vit->grid, d, w->x + d, w->pooled,
+                               0,              NULL,         preprocess_ms, capt_now_ms() - t1,
+                               m->vit->embed_dim, w->embedding, m->vit->n_tokens, w->x};
     } else {
         if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e))
             return capt_context_fail(ctx, &e);
@@ -281,7 +286,9 @@ static capt_status run_encoder(capt_context *ctx, capt_features *out, double pre
                                preprocess_ms,
                                capt_now_ms() - t1,
                                0,
-                               NULL};
+                               NULL,
+                               g.h * g.w,
+                               capt_convnet_value(net, &ctx->work, net->grid)};
     }
     ctx->error[0] = 0;
     return CAPT_OK;
