@@ -98,10 +98,10 @@ function Caption({ partial, result, busy, selected, setSelected }) {
           <span className={partial ? '' : 'text-stone-400'}>{partial || (busy ? 'Looking…' : 'Drop a photo to get its caption.')}</span>
         )}
       </div>
-      {result?.concepts?.length > 0 && (
+      {result?.concepts?.some((c) => c.p >= 0.01) && (
         <ul data-testid="concepts" aria-label="What the encoder recognizes (ImageNet classes)"
           className="mt-3 flex flex-wrap gap-1.5 text-xs">
-          {result.concepts.map((c) => (
+          {result.concepts.filter((c) => c.p >= 0.01).map((c) => (
             <li key={c.label} title={`ImageNet class: ${c.label}`}
               className="rounded-full border border-stone-300 bg-stone-50 px-2 py-0.5 text-stone-700">
               {c.label.split(',')[0]} <span className="text-stone-500">{(100 * c.p).toFixed(0)}%</span>
