@@ -8,8 +8,8 @@
 #      and averages the weights of its last 10 epochs,
 #   4. scores it on the test split (greedy, beam 3, beam 5) in fp32 and with the q8_0
 #      weights it ships with,
-#   5. exports weights/decoder-flickr8k.capt, the golden file tests/golden/decoder_golden.capt
-#      and weights/capt-default.capt.
+#   5. exports weights/decoder-flickr8k.capt (with the concept map of docs/model.md), the
+#      golden file tests/golden/decoder_golden.capt and weights/capt-default.capt.
 # Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
 # Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
 set -euo pipefail
@@ -40,6 +40,9 @@ $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/epoch*.pt | tail -10)
 
 $PY train/export.py --checkpoint "$RUN/avg.pt" --out weights/decoder-flickr8k.capt \
   --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
+# The concept map for guided search (docs/model.md), stored in the decoder file.
+$PY train/concepts.py --decoder weights/decoder-flickr8k.capt --encoder weights/mobilenet_v2.capt \
+  --features out/features/flickr8k.npy
 $PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
   --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
 $PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
