@@ -23,8 +23,6 @@ static float max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
-static int str_eq(capt_str s, const char *c) { return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0; }
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_decoder_golden MODEL.capt GOLDEN.capt\n");
@@ -99,7 +97,7 @@ int main(int argc, char **argv) {
             for (int which = 0; which < 2; which++) {
                 snprintf(key, sizeof key, "%s.%s", which ? "fp32" : "exported", beam == 1 ? "greedy" : "beam3");
                 capt_str want = capt_meta_string_at(capt_file_find_meta(golden, key), i);
-                int same = str_eq(want, r->caption);
+                int same = capt_str_is(want, r->caption);
                 if (!which) {
                     CHECK(same, "%s beam %d: C \"%s\" vs PyTorch \"%.*s\"", path, beam, r->caption, (int)want.len, want.ptr);
                     *(beam == 1 ? &same_greedy : &same_beam) += same;

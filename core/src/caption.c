@@ -289,24 +289,19 @@ typedef struct guidance {
     float bonus[CAPT_MAX_GUIDED];
 } guidance;
 
-static void guidance_from(const capt_decoder *dec, const capt_features *f, guidance *g) {
+static void guidance_from(const capt_decoder *dec, const float *probs, int n_classes, guidance *g) {
     g->n = 0;
-    if (!dec->n_concepts || dec->n_concepts != f->n_classes || !(dec->concept_beta > 0)) return;
-    float max = f->logits[0];
-    for (int c = 1; c < f->n_classes; c++) max = f->logits[c] > max ? f->logits[c] : max;
-    double sum = 0;
-    for (int c = 0; c < f->n_classes; c++) sum += exp((double)(f->logits[c] - max));
-    for (int c = 0; c < f->n_classes; c++) {
-        float p = (float)(exp((double)(f->logits[c] - max)) / sum);
+    if (!probs || !dec->n_concepts || dec->n_concepts != n_classes || !(dec->concept_beta > 0)) return;
+    for (int c = 0; c < n_classes; c++) {
         int32_t t = (int32_t)capt_meta_int_at(dec->concept_token, (size_t)c);
-        if (t < 0 || !(p >= dec->concept_tau)) continue;
+        if (t < 0 || !(probs[c] >= dec->concept_tau)) continue;
         int k = 0;
         while (k < g->n && g->token[k] != t) k++;
         if (k == g->n) {
             if (g->n == CAPT_MAX_GUIDED) continue;
             g->token[g->n] = t, g->bonus[g->n++] = 0.0f;
         }
-        g->bonus[k] += dec->concept_beta * p;
+        g->bonus[k] += dec->concept_beta * probs[c];
     }
 }
 
@@ -406,26 +401,30 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
     return st;
 }
 
-/* The top classes of the encoder's classifier, by softmax probability. */
-static void top_concepts(const capt_model *m, const capt_features *f, capt_result *r) {
-    r->n_concepts = 0;
-    if (!f->logits || f->n_classes < 1 || capt_model_label_count(m) != (size_t)f->n_classes) return;
+/* The softmax of the encoder's classifier; computed once per image, read by the guidance
+ * and by the concepts a result reports. */
+static void class_softmax(const capt_features *f, float *probs) {
     float max = f->logits[0];
     for (int c = 1; c < f->n_classes; c++) max = f->logits[c] > max ? f->logits[c] : max;
     double sum = 0;
     for (int c = 0; c < f->n_classes; c++) sum += exp((double)(f->logits[c] - max));
+    for (int c = 0; c < f->n_classes; c++) probs[c] = (float)(exp((double)(f->logits[c] - max)) / sum);
+}
+
+/* The most probable labelled classes. */
+static void top_concepts(const capt_model *m, const float *probs, int n_classes, capt_result *r) {
+    r->n_concepts = 0;
+    if (!probs || capt_model_label_count(m) != (size_t)n_classes) return;
     for (int k = 0; k < CAPT_MAX_CONCEPTS; k++) {
         int best = -1;
-        for (int c = 0; c < f->n_classes; c++) {
-            capt_str label = capt_model_label(m, (size_t)c);
-            if (label.len == 10 && memcmp(label.ptr, "background", 10) == 0) continue;
+        for (int c = 0; c < n_classes; c++) {
+            if (capt_str_is(capt_model_label(m, (size_t)c), "background")) continue;
             int taken = 0;
             for (int j = 0; j < r->n_concepts; j++) taken |= r->concepts[j].index == c;
-            if (!taken && (best < 0 || f->logits[c] > f->logits[best])) best = c;
+            if (!taken && (best < 0 || probs[c] > probs[best])) best = c;
         }
         if (best < 0) break;
-        r->concepts[r->n_concepts++] = (capt_concept){best, capt_model_label(m, (size_t)best),
-                                                      (float)(exp((double)(f->logits[best] - max)) / sum)};
+        r->concepts[r->n_concepts++] = (capt_concept){best, capt_model_label(m, (size_t)best), probs[best]};
     }
 }
 
@@ -452,15 +451,21 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     if (st) return st;
     double t0 = capt_now_ms();
     capt_error e;
-    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, f.tokens + (size_t)(f.n_tokens - dec->n_memory) * f.channels,
-                                 &e)) != CAPT_OK)
+    /* The decoder reads the last n_memory tokens: the grid, after the global ones it uses. */
+    const float *tokens = f.tokens + (size_t)(f.n_tokens - dec->n_memory) * f.channels;
+    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, tokens, &e)) != CAPT_OK)
         return capt_context_fail(ctx, &e);
+    const float *probs = NULL;
+    if (f.logits && f.n_classes > 0 && ctx->class_probs) {
+        class_softmax(&f, ctx->class_probs);
+        probs = ctx->class_probs;
+    }
     guidance g = {0};
-    if (!p.no_concepts) guidance_from(dec, &f, &g);
+    if (!p.no_concepts) guidance_from(dec, probs, f.n_classes, &g);
     if ((st = search(ctx, &p, &g, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
     (*out)->preprocess_ms = f.preprocess_ms;
-    top_concepts(ctx->model, &f, *out);
+    top_concepts(ctx->model, probs, f.n_classes, *out);
     (*out)->caption_ms = capt_now_ms() - t0;
     ctx->error[0] = 0;
     return CAPT_OK;

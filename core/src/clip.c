@@ -20,10 +20,8 @@ static int read_activation(nn_loader *l, const char *prefix, nn_activation *act)
     char key[128];
     snprintf(key, sizeof key, "%s.activation", prefix);
     const capt_meta *m = capt_file_find_meta(l->file, key);
-    if (m && m->type == CAPT_META_STRING && m->string_value.len == 10 && !memcmp(m->string_value.ptr, "quick_gelu", 10))
-        *act = NN_QUICK_GELU;
-    else if (m && m->type == CAPT_META_STRING && m->string_value.len == 4 && !memcmp(m->string_value.ptr, "gelu", 4))
-        *act = NN_GELU;
+    if (capt_meta_is(m, "quick_gelu")) *act = NN_QUICK_GELU;
+    else if (capt_meta_is(m, "gelu")) *act = NN_GELU;
     else {
         if (l->ok) capt_fail(l->err, CAPT_E_UNSUPPORTED, "model: %s must be \"quick_gelu\" or \"gelu\"", key);
         l->ok = 0;

@@ -37,6 +37,7 @@ struct capt_context {
     capt_tokenizer *tok; /* with a text tower */
     int32_t *ids;        /* [text context] */
     float *input;        /* [height, width, 3] */
+    float *class_probs;  /* [classes]: the softmax of the encoder's classifier, when it has one */
     decoder_state dec; /* when the model has a decoder */
     char error[256];
 };

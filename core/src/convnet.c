@@ -67,7 +67,7 @@ static int read_ints(reader *r, const char *suffix, int op, size_t n, int lo, in
 
 static int read_string_is(reader *r, const char *suffix, int op, const char *value) {
     const capt_meta *m = find(r, suffix, CAPT_META_STRING, op);
-    return m && m->string_value.len == strlen(value) && memcmp(m->string_value.ptr, value, m->string_value.len) == 0;
+    return m && capt_str_is(m->string_value, value);
 }
 
 static const capt_tensor *op_tensor(reader *r, int op, const char *suffix, int n_dims, int64_t d0, int64_t d1) {

@@ -299,20 +299,15 @@ const capt_tensor *capt_file_tensor_at(const capt_file *f, size_t i) {
     return i < f->n_tensors ? &f->tensors[i] : NULL;
 }
 
-static int str_equals(capt_str s, const char *text) {
-    size_t n = strlen(text);
-    return s.len == n && memcmp(s.ptr, text, n) == 0;
-}
-
 const capt_meta *capt_file_find_meta(const capt_file *f, const char *key) {
     for (size_t i = 0; i < f->n_meta; i++)
-        if (str_equals(f->meta[i].key, key)) return &f->meta[i];
+        if (capt_str_is(f->meta[i].key, key)) return &f->meta[i];
     return NULL;
 }
 
 const capt_tensor *capt_file_find_tensor(const capt_file *f, const char *name) {
     for (size_t i = 0; i < f->n_tensors; i++)
-        if (str_equals(f->tensors[i].name, name)) return &f->tensors[i];
+        if (capt_str_is(f->tensors[i].name, name)) return &f->tensors[i];
     return NULL;
 }
 

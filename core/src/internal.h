@@ -20,6 +20,17 @@
 capt_status capt_fail(capt_error *err, capt_status status, const char *fmt, ...)
     CAPT_PRINTF(3, 4);
 
+/* 1 when the string view holds exactly `text`. */
+static inline int capt_str_is(capt_str s, const char *text) {
+    size_t n = strlen(text);
+    return s.len == n && memcmp(s.ptr, text, n) == 0;
+}
+
+/* 1 when `m` is a string metadata value equal to `text` (m may be NULL). */
+static inline int capt_meta_is(const capt_meta *m, const char *text) {
+    return m && m->type == CAPT_META_STRING && capt_str_is(m->string_value, text);
+}
+
 /* Inflates a gzip stream into a new buffer (caller frees); the size is capped. */
 capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len, capt_error *err);
 

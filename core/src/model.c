@@ -9,11 +9,6 @@
 #include "context.h"
 #include "internal.h"
 
-static int meta_string_is(const capt_meta *m, const char *value) {
-    return m && m->type == CAPT_META_STRING && m->string_value.len == strlen(value) &&
-           memcmp(m->string_value.ptr, value, m->string_value.len) == 0;
-}
-
 static capt_status read_preprocess(const capt_file *f, preprocess *p, capt_error *err) {
     const capt_meta *w = capt_file_find_meta(f, "preprocess.width"), *h = capt_file_find_meta(f, "preprocess.height");
     const capt_meta *mean = capt_file_find_meta(f, "preprocess.mean"), *std = capt_file_find_meta(f, "preprocess.std");
@@ -28,17 +23,17 @@ static capt_status read_preprocess(const capt_file *f, preprocess *p, capt_error
     p->width = (int)w->int_value;
     p->height = (int)h->int_value;
     p->shortest_side = 0;
-    if (meta_string_is(resize, "shortest_side")) {
+    if (capt_meta_is(resize, "shortest_side")) {
         const capt_meta *side = capt_file_find_meta(f, "preprocess.shortest_side");
         if (!side || side->type != CAPT_META_INT || side->int_value < (p->width > p->height ? p->width : p->height) ||
             side->int_value > 8192)
             return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.shortest_side must be an int >= the crop size");
         p->shortest_side = (int)side->int_value;
-    } else if (!meta_string_is(resize, "stretch")) {
+    } else if (!capt_meta_is(resize, "stretch")) {
         return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.resize must be \"stretch\" or \"shortest_side\"");
     }
-    if (!filter || meta_string_is(filter, "bilinear")) p->filter = CAPT_RESAMPLE_BILINEAR;
-    else if (meta_string_is(filter, "bicubic")) p->filter = CAPT_RESAMPLE_BICUBIC;
+    if (!filter || capt_meta_is(filter, "bilinear")) p->filter = CAPT_RESAMPLE_BILINEAR;
+    else if (capt_meta_is(filter, "bicubic")) p->filter = CAPT_RESAMPLE_BICUBIC;
     else return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.filter must be \"bilinear\" or \"bicubic\"");
     for (int c = 0; c < 3; c++) {
         p->mean[c] = (float)capt_meta_float_at(mean, (size_t)c);
@@ -58,7 +53,7 @@ static capt_status load_encoder(capt_model *m, capt_error *err) {
     const capt_meta *type = capt_file_find_meta(m->file, "encoder.type");
     capt_status st;
     int in_w, in_h;
-    if (meta_string_is(type, "convnet")) {
+    if (capt_meta_is(type, "convnet")) {
         st = capt_convnet_load(m->file, "encoder", &m->encoder, err);
         if (st) return st;
         in_w = m->encoder->shapes[0].w, in_h = m->encoder->shapes[0].h;
@@ -66,7 +61,7 @@ static capt_status load_encoder(capt_model *m, capt_error *err) {
         if (m->labels && (m->labels->type != CAPT_META_ARRAY || m->labels->elem_type != CAPT_META_STRING ||
                           m->labels->count != (size_t)m->encoder->shapes[m->encoder->logits].c))
             return capt_fail(err, CAPT_E_FORMAT, "model: encoder.labels must be one string per class");
-    } else if (meta_string_is(type, "vit")) {
+    } else if (capt_meta_is(type, "vit")) {
         st = capt_clip_vision_load(m->file, &m->vit, err);
         if (st) return st;
         in_w = in_h = m->vit->image_size;
@@ -104,7 +99,7 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
     if (!st) st = read_preprocess(m->file, &m->pre, err);
     if (!st) st = load_encoder(m, err);
     if (!st && capt_file_find_meta(m->file, "decoder.type")) {
-        if (!meta_string_is(capt_file_find_meta(m->file, "decoder.type"), "transformer"))
+        if (!capt_meta_is(capt_file_find_meta(m->file, "decoder.type"), "transformer"))
             st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: decoder.type must be \"transformer\"");
         if (!st) st = capt_decoder_load(m->file, &m->decoder, err);
         if (!st) {
@@ -190,6 +185,10 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         ctx->input = malloc(sizeof(float) * 3 * (size_t)model->pre.width * (size_t)model->pre.height);
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
+    if (!st && model->encoder) {
+        ctx->class_probs = malloc(sizeof(float) * (size_t)model->encoder->shapes[model->encoder->logits].c);
+        if (!ctx->class_probs) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    }
     if (!st && model->decoder) st = capt_decoder_state_alloc(model->decoder, CAPT_MAX_BEAM, &ctx->dec, err);
     if (st) {
         capt_context_free(ctx);
@@ -209,6 +208,7 @@ void capt_context_free(capt_context *ctx) {
     capt_decoder_state_free(&ctx->dec);
     capt_pool_free(ctx->pool);
     free(ctx->input);
+    free(ctx->class_probs);
     free(ctx);
 }
 
@@ -267,7 +267,7 @@ static capt_status run_encoder(capt_context *ctx, capt_features *out, double pre
         clip_work *w = &ctx->vit_work;
         if (capt_clip_vision_forward(m->vit, w, ctx->pool, ctx->isa, ctx->input, &e)) return capt_context_fail(ctx, &e);
         const int d = m->vit->stack.width;
-        /* The visual tokens are the patches' last hidden state; the class token is pooled. */
+        /* tokens: the class token, then the patches (the grid); pooled: the class token after the final LN. */
         *out = (capt_features){m->vit->grid,   m->vit->grid, d, w->x + d, w->pooled,
                                0,              NULL,         preprocess_ms, capt_now_ms() - t1,
                                m->vit->embed_dim, w->embedding, m->vit->n_tokens, w->x};
