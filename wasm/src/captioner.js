@@ -168,6 +168,7 @@ export class Captioner {
    */
   embedImage(input) {
     return this.#queue(async () => {
+      this.#checkLive();
       const pixels = await toPixels(input);
       return this.#withHeapCopy(pixels.bytes ?? pixels.rgba, (ptr, n) => this.#embedding(pixels.bytes
         ? this.#m._capt_js_embed_image(this.#session, ptr, n, 0, 0, 0, 0)
@@ -182,8 +183,10 @@ export class Captioner {
    */
   embedText(text) {
     const utf8 = new TextEncoder().encode(`${text}\0`); // NUL-terminated for C
-    return this.#queue(async () => this.#withHeapCopy(utf8, (ptr) => this.#embedding(
-      this.#m._capt_js_embed_text(this.#session, ptr))));
+    return this.#queue(async () => {
+      this.#checkLive();
+      return this.#withHeapCopy(utf8, (ptr) => this.#embedding(this.#m._capt_js_embed_text(this.#session, ptr)));
+    });
   }
 
   /**
@@ -215,6 +218,11 @@ export class Captioner {
     return run;
   }
 
+  #checkLive() {
+    if (!this.#session) throw new Error('this captioner was disposed');
+  }
+
+  // Copies data into the wasm heap for fn(ptr, length), and frees it afterwards.
   #withHeapCopy(data, fn) {
     const m = this.#m;
     const ptr = m._malloc(data.length || 1);
@@ -237,22 +245,17 @@ export class Captioner {
     firstLogits = false } = {}) {
     const flags = (raw ? 1 : 0) | (concepts ? 0 : 2); // bit 1: no concept guidance
     const m = this.#m;
-    if (!this.#session) throw new Error('this captioner was disposed');
+    this.#checkLive();
     const pixels = await toPixels(input);
     const t0 = performance.now();
-    const data = pixels.bytes ?? pixels.rgba;
-    const ptr = m._malloc(Math.max(1, data.length));
-    if (!ptr) throw new Error('out of memory for the image');
-    m.HEAPU8.set(data, ptr);
     m.onCaptToken = onToken ? (partial, token, nTokens) => onToken({ token, partial, nTokens }) : null;
     let result = 0;
     try {
-      result = pixels.bytes
-        ? m._capt_js_caption_bytes(this.#session, ptr, data.length, beam, maxTokens, alpha, flags, onToken ? 1 : 0)
+      result = this.#withHeapCopy(pixels.bytes ?? pixels.rgba, (ptr, n) => (pixels.bytes
+        ? m._capt_js_caption_bytes(this.#session, ptr, n, beam, maxTokens, alpha, flags, onToken ? 1 : 0)
         : m._capt_js_caption_rgba(this.#session, ptr, pixels.width, pixels.height, pixels.width * 4, beam, maxTokens,
-          alpha, flags, onToken ? 1 : 0);
+          alpha, flags, onToken ? 1 : 0)));
     } finally {
-      m._free(ptr);
       m.onCaptToken = null;
     }
     if (!result) throw new Error(m.UTF8ToString(m._capt_js_error(this.#session)));
