@@ -41,13 +41,13 @@ def _label_text(label):
     return label.decode("utf-8") if isinstance(label, bytes) else label
 
 
-def concept_tokens(labels, vocab, caps, train_probs, train_names):
-    """Decoder token id per class, or -1."""
+def concept_tokens(labels, vocab, caps, train_probs, train_names, text_captions=()):
+    """Decoder token id per class, or -1. Head nouns are ranked by their frequency in the
+    Flickr8k training captions and the text-only captions the decoder was trained on."""
     counts = {}
-    for n in train_names:
-        for cap in caps[n]:
-            for w in cap.lower().replace(".", " ").split():
-                counts[w] = counts.get(w, 0) + 1
+    for cap in [c for n in train_names for c in caps[n]] + list(text_captions):
+        for w in cap.lower().replace(".", " ").split():
+            counts[w] = counts.get(w, 0) + 1
     word_token = {}
     for i, cid in enumerate(vocab.clip_ids[2:], start=2):
         text = vocab.tokenizer.token_bytes(cid).decode("utf-8", "replace")
@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--decoder", required=True, help="decoder .capt (rewritten with decoder.concept_*)")
     ap.add_argument("--encoder", required=True, help="the encoder .capt whose classifier names the classes")
     ap.add_argument("--features", required=True, help="Flickr8k features (capt features): the training images' classes")
+    ap.add_argument("--text", nargs="*", default=[], help="the text-only corpora the decoder was trained on "
+                                                              "(train.py --text)")
     ap.add_argument("--beta", type=float, default=6.0)
     ap.add_argument("--tau", type=float, default=0.3)
     args = ap.parse_args()
@@ -104,7 +106,10 @@ def main():
     head = classifier(read_capt(args.encoder))
     feats, rows = data.load_features(args.features)
     caps, train = data.load_captions(), data.load_split("train")
-    tokens = concept_tokens(head[3], vocab, caps, class_probs(np.stack([feats[rows[n]] for n in train]), head), train)
+    text = [line.split("\t", 1)[1] for c in args.text for line in open(data.TEXT_CORPORA.get(c, c), encoding="utf-8")
+            if "\t" in line]
+    tokens = concept_tokens(head[3], vocab, caps, class_probs(np.stack([feats[rows[n]] for n in train]), head), train,
+                            text)
     w = CaptWriter()
     for key, value in dec.meta.items():
         if not key.startswith("decoder.concept_"):

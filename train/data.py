@@ -76,12 +76,40 @@ class Vocab:
         return self.tokenizer.decode(clip).strip()
 
 
-def build_vocab(captions, train_names, tokenizer):
-    ids = set()
-    for n in train_names:
-        for c in captions[n]:
-            ids.update(tokenizer.encode(clean_caption(c)))
-    return Vocab(ids, tokenizer)
+def build_vocab(captions, train_names, tokenizer, text_seqs=(), size=None):
+    """The CLIP ids of the training captions (and of the text-only captions' CLIP id
+    lists); with `size`, only the `size` most frequent of them (ties: lower id), which
+    keeps the output layer, and so the model file, as small as a Flickr8k vocabulary."""
+    counts = {}
+    for seq in [tokenizer.encode(clean_caption(c)) for n in train_names for c in captions[n]] + list(text_seqs):
+        for i in seq:
+            counts[i] = counts.get(i, 0) + 1
+    ids = sorted(counts, key=lambda i: (-counts[i], i))
+    return Vocab(ids[:size] if size else ids, tokenizer)
+
+
+# Text-only captions ("IMAGE<TAB>caption" lines; images not included) that widen the
+# decoder's language beyond Flickr8k (issue 9, docs/model.md "Text-only captions").
+TEXT_CORPORA = {
+    "coco": os.path.join(ASSETS, "data", "coco-captions", "coco_val2017_captions.tsv"),
+    "flickr30k": os.path.join(ASSETS, "data", "flickr30k-captions", "flickr30k_captions.tsv"),
+}
+
+
+def load_text_corpus(path, tokenizer):
+    """CLIP id lists of the captions of a text-only corpus, in file order."""
+    seqs = []
+    for line in open(path, encoding="utf-8"):
+        if "\t" in line:
+            ids = tokenizer.encode(clean_caption(line.split("\t", 1)[1]))
+            if ids:
+                seqs.append(ids)
+    return seqs
+
+
+def in_vocab(vocab, clip_seqs):
+    """Decoder id lists of the CLIP id lists whose every token is in the vocabulary."""
+    return [[vocab.index[i] for i in s] for s in clip_seqs if all(i in vocab.index for i in s)]
 
 
 def load_features(npy_path):

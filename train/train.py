@@ -8,8 +8,16 @@ label smoothing, dropout, AdamW with linear warmup and cosine decay. After every
 dev loss and per-token accuracy (all five captions), dev greedy BLEU-4 and CIDEr-D; the
 checkpoint with the best dev CIDEr-D is kept (early stopping after --patience epochs
 without improvement); with --save-epochs every epoch's weights are kept too, for
-averaging the last ones (average.py), which is how the shipped decoder was made. Logs: OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and
-OUT/best.pt (resumable with --resume).
+averaging the last ones (average.py), which is how the shipped decoder was made. Logs:
+OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and OUT/best.pt (resumable with
+--resume).
+
+With --text coco flickr30k, every step also trains on a batch of text-only captions
+(docs/model.md, "Text-only captions"), drawn from the named corpora in equal shares, whose
+visual memory is computed from an all-zero grid: the language side learns the wider
+world's words and phrasing while the image batches keep it grounded. --vocab-size then
+keeps the output layer small (the most frequent tokens of all the training text), and
+--init may start from a decoder with another vocabulary (shared tokens keep their rows).
 """
 import argparse
 import csv
@@ -43,6 +51,45 @@ def grid_batch(feats, rows, names, flipped=None, flip_feats=None):
 def swap_left_right(text):
     """The caption of the mirrored image."""
     return re.sub(r"\b(left|right)\b", lambda m: "right" if m.group(1) == "left" else "left", text)
+
+
+def trainable(vocab, captions):
+    """Decoder ids of the captions whose every token is in the vocabulary (all of them,
+    tokens outside dropped, when none is)."""
+    whole = data.in_vocab(vocab, [vocab.tokenizer.encode(data.clean_caption(c)) for c in captions])
+    return whole or [vocab.encode(c) for c in captions]
+
+
+def init_from(model, init, vocab, cfg, path):
+    """Starts from another run's weights: same sizes; the vocabulary may differ (rows of
+    the tokens both know are copied, new tokens keep their fresh initialization)."""
+    other = dict(Config(**init["config"]).to_dict(), vocab_size=cfg.vocab_size)
+    if other != cfg.to_dict():
+        sys.exit("train: %s has other sizes" % path)
+    state = model.state_dict()
+    old_index = {c: i for i, c in enumerate(init["vocab"])}
+    shared = [(i, old_index[c]) for i, c in enumerate(vocab.clip_ids) if c in old_index]
+    new_rows, old_rows = torch.tensor([i for i, _ in shared]), torch.tensor([j for _, j in shared])
+    for key, value in init["model"].items():
+        if key in ("tok.weight", "out_bias"):
+            state[key][new_rows] = value[old_rows]
+        else:
+            state[key] = value
+    model.load_state_dict(state)
+    print("init from %s: %d of %d tokens shared" % (path, len(shared), len(vocab)), flush=True)
+
+
+def make_painter(args, vocab, caps, feats, rows, train_names):
+    """painted.Painter with the concept map of this vocabulary (concepts.py)."""
+    import concepts
+    import painted
+    sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+    from captfile import read_capt
+    head = concepts.classifier(read_capt(args.paint))
+    text = [line.split("\t", 1)[1] for c in args.text for line in open(data.TEXT_CORPORA.get(c, c), encoding="utf-8")
+            if "\t" in line]
+    probs = concepts.class_probs(np.stack([feats[rows[n]] for n in train_names]), head)
+    return painted.Painter(head, concepts.concept_tokens(head[3], vocab, caps, probs, train_names, text))
 
 
 def token_batch(seqs, max_len):
@@ -162,11 +209,23 @@ def main():
                                                               "for checkpoint averaging (average.py)")
     ap.add_argument("--flip-features", help="features of the mirrored images (capt features --flip): used for "
                                             "half of the training samples, with left/right swapped in the caption")
+    ap.add_argument("--text", nargs="*", default=[], help="text-only caption corpora trained alongside: coco, "
+                                                              "flickr30k or IMAGE<TAB>caption files")
+    ap.add_argument("--text-ratio", type=float, default=1.0, help="text-only captions per image caption in a step")
+    ap.add_argument("--vocab-size", type=int, help="keep only the most frequent tokens of all the training text")
+    ap.add_argument("--paint", metavar="ENCODER.capt", help="train the text-only captions on painted grids "
+                                                              "(painted.py) with this encoder's classifier, not on "
+                                                              "an empty grid")
+    ap.add_argument("--ood-features", help="features of the coco-ood-dev photos: their greedy CIDEr-D is logged too")
     args = ap.parse_args()
 
     tok, caps = start_run(args)
     train_names, dev_names = data.load_split("train"), data.load_split("dev")
-    vocab = data.build_vocab(caps, train_names, tok)
+    corpora = [data.load_text_corpus(data.TEXT_CORPORA.get(c, c), tok) for c in args.text]
+    vocab = data.build_vocab(caps, train_names, tok, [s for c in corpora for s in c], args.vocab_size)
+    text_seqs = [data.in_vocab(vocab, c) for c in corpora]
+    for name, c, kept in zip(args.text, corpora, text_seqs):
+        print("text %s: %d of %d captions in the vocabulary" % (name, len(kept), len(c)), flush=True)
     feats, rows = data.load_features(args.features)
     feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
     missing = [n for n in train_names + dev_names if n not in rows]
@@ -181,21 +240,18 @@ def main():
     side = int(round(np.sqrt(feats.shape[1] - n_global)))
     if side * side + n_global != feats.shape[1]:
         sys.exit("train: %d visual tokens are neither a square grid nor one token and a grid" % feats.shape[1])
-    train_seqs = {n: [vocab.encode(c) for c in caps[n]] for n in train_names}
+    train_seqs = {n: trainable(vocab, caps[n]) for n in train_names}
     flip_feats = flip_seqs = None
     if args.flip_features:
         flip_feats, flip_rows = data.load_features(args.flip_features)
         flip_feats = np.ascontiguousarray(flip_feats)
         assert flip_rows == rows, "the mirrored features must list the same images in the same order"
-        flip_seqs = {n: [vocab.encode(swap_left_right(c.lower())) for c in caps[n]] for n in train_names}
+        flip_seqs = {n: trainable(vocab, [swap_left_right(c.lower()) for c in caps[n]]) for n in train_names}
     cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len, grid_h=side, grid_w=side,
                  d_visual=feats.shape[2], dropout=args.dropout, n_global=n_global)
     model = CaptionDecoder(cfg)
     if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "last.pt"))):
-        init = torch.load(args.init)
-        if init["vocab"] != vocab.clip_ids or init["config"] != cfg.to_dict():
-            sys.exit("train: %s has another vocabulary or other sizes" % args.init)
-        model.load_state_dict(init["model"])
+        init_from(model, torch.load(args.init), vocab, cfg, args.init)
     steps_per_epoch = (len(train_names) + args.batch - 1) // args.batch
     opt, sched = make_optimizer(model, args, args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch))
     log_rows, start_epoch, best, since_best = [], 1, -1.0, 0
@@ -208,6 +264,19 @@ def main():
         log_rows, start_epoch, best, since_best = ck["log"], ck["epoch"] + 1, ck["best"], ck["since_best"]
         random.setstate(ck["py_rng"])
         torch.set_rng_state(ck["torch_rng"])
+    painter = None
+    if args.paint:
+        painter = make_painter(args, vocab, caps, feats, rows, train_names)
+        text_seqs = [[s for s in c if painter.named_classes(s)] for c in text_seqs]
+        print("painting: %d classes name a word; captions naming one: %s" % (
+            len(painter.mapped), ", ".join("%s %d" % (n, len(c)) for n, c in zip(args.text, text_seqs))), flush=True)
+    text_batch = max(1, int(round(args.text_ratio * args.batch)))
+    zero_grid = torch.zeros(1, feats.shape[1], feats.shape[2])
+    ood = ood_refs = None
+    if args.ood_features:
+        ood_feats, ood_rows = data.load_features(args.ood_features)
+        ood_refs = json.load(open(os.path.join(data.ASSETS, "data", "coco-ood-dev", "refs.json")))
+        ood = (np.ascontiguousarray(ood_feats), ood_rows, sorted(ood_refs))
     n_params = sum(p.numel() for p in model.parameters())
     print("vocab %d, params %.2fM, %d steps/epoch" % (len(vocab), n_params / 1e6, steps_per_epoch), flush=True)
 
@@ -224,16 +293,29 @@ def main():
                                    args.max_len)
             hidden, _ = model.hidden(grid_batch(feats, rows, names, flipped, flip_feats), inp)
             mask = tgt != -100
-            logits = model.project(hidden[mask])  # only where there is a target
-            loss = F.cross_entropy(logits, tgt[mask], label_smoothing=args.label_smoothing)
+            hidden, targets = hidden[mask], tgt[mask]  # only where there is a target
+            if text_seqs:
+                t_inp, t_tgt = token_batch([random.choice(random.choice(text_seqs)) for _ in range(text_batch)],
+                                           args.max_len)
+                if painter:
+                    seqs = t_inp[:, 1:].tolist()
+                    grids = grid_batch(feats, rows, random.sample(train_names, text_batch))
+                    mem = model.memory(painter.paint(grids, [painter.named_classes(q) for q in seqs], side, side))
+                else:
+                    mem = model.memory(zero_grid).expand(text_batch, -1, -1)
+                t_hidden, _ = model.hidden(None, t_inp, mem=mem)
+                hidden = torch.cat([hidden, t_hidden[t_tgt != -100]])
+                targets = torch.cat([targets, t_tgt[t_tgt != -100]])
+            logits = model.project(hidden)
+            loss = F.cross_entropy(logits, targets, label_smoothing=args.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            n = mask.sum().item()
+            n = len(targets)
             loss_sum += loss.item() * n
-            acc_sum += (logits.argmax(-1) == tgt[mask]).sum().item()
+            acc_sum += (logits.argmax(-1) == targets).sum().item()
             tok_sum += n
         dev_loss, dev_acc = evaluate_loss(model, feats, rows, dev_names, caps, vocab, args.max_len)
         hyps = decode_split(model, feats, rows, dev_names, vocab)
@@ -241,6 +323,9 @@ def main():
         row = {"epoch": epoch, "train_loss": loss_sum / tok_sum, "train_acc": acc_sum / tok_sum, "dev_loss": dev_loss,
                "dev_acc": dev_acc, "dev_bleu4": scores["bleu4"], "dev_cider_d": scores["cider_d"],
                "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+        if ood:
+            ood_hyps = decode_split(model, ood[0], ood[1], ood[2], vocab)
+            row["ood_cider_d"] = metrics.score_all(ood_hyps, [ood_refs[n] for n in ood[2]])["cider_d"]
         log_rows.append(row)
         improved = scores["cider_d"] > best
         if improved:
@@ -259,9 +344,10 @@ def main():
             w.writeheader()
             w.writerows(log_rows)
         plot(log_rows, os.path.join(args.out, "curves.png"))
-        print("epoch %2d  train %.3f acc %.3f  dev %.3f acc %.3f  BLEU-4 %.4f CIDEr-D %.4f  %s %.0fs  e.g. %s" % (
+        print("epoch %2d  train %.3f acc %.3f  dev %.3f acc %.3f  BLEU-4 %.4f CIDEr-D %.4f  %s %.0fs%s  e.g. %s" % (
             epoch, row["train_loss"], row["train_acc"], dev_loss, dev_acc, scores["bleu4"], scores["cider_d"],
-            "*" if improved else " ", row["seconds"], hyps[0]), flush=True)
+            "*" if improved else " ", row["seconds"],
+            "  coco-ood-dev CIDEr-D %.4f" % row["ood_cider_d"] if ood else "", hyps[0]), flush=True)
         if since_best >= args.patience:
             print("early stop: no dev CIDEr-D gain for %d epochs" % args.patience)
             break

@@ -1,0 +1,79 @@
+"""Painted concepts: visual grids for text-only captions (docs/model.md, "Text-only
+captions"). A text-only caption has no image, and a decoder trained on it with an empty
+grid learns words it never links to what the encoder sees. Instead, each such caption
+gets the grid of a random Flickr8k training image into which the ImageNet classes its
+words name are painted: in a random rectangle of cells, the features that the encoder's
+classifier reads as evidence for the class are raised until the classifier, on the
+painted grid, gives the class a random target probability. At inference a real photo of
+a pizza raises the same classifier evidence, so what the decoder learned to say from
+painted pizzas transfers. A distractor class is sometimes painted weakly, as the real
+classifier is sometimes wrong.
+"""
+import random
+
+import numpy as np
+import torch
+
+import concepts
+
+# The classifier evidence of a class: its weight row minus the mean row, its TOP_FEATURES
+# largest positive entries only (real features are sparse: 81% of them are zero).
+TOP_FEATURES = 128
+MAX_CONCEPTS = 2           # classes painted per caption
+DISTRACTOR_CHANCE = 0.3    # a weak class the caption does not name
+TARGET_P = (0.3, 0.95)     # classifier probability of a named class on the painted grid
+DISTRACTOR_P = (0.05, 0.3)
+
+
+class Painter:
+    def __init__(self, head, tokens):
+        """head: concepts.classifier(encoder file); tokens: decoder word per class (-1: none)."""
+        w, b, scale, _ = head
+        self.w = torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))  # [classes, C]
+        self.b = torch.from_numpy(np.asarray(b, dtype=np.float32))           # [classes]
+        self.scale = scale
+        evidence = self.w - self.w.mean(0, keepdim=True)
+        keep = torch.zeros_like(evidence)
+        top = evidence.topk(TOP_FEATURES, dim=1)
+        keep.scatter_(1, top.indices, top.values.clamp(min=0))
+        self.direction = keep / keep.norm(dim=1, keepdim=True).clamp(min=1e-6)  # [classes, C], unit rows
+        self.word_classes = {}
+        for c, t in enumerate(tokens):
+            if t >= 0:
+                self.word_classes.setdefault(int(t), []).append(c)
+        self.mapped = sorted(c for cs in self.word_classes.values() for c in cs)
+
+    def named_classes(self, seq):
+        """One class per distinct concept word of a decoder-id sequence."""
+        return [random.choice(self.word_classes[t]) for t in dict.fromkeys(seq) if t in self.word_classes]
+
+    def _probability(self, pooled, cls):
+        return torch.softmax(self.scale * (pooled @ self.w.t() + self.b), dim=1)[torch.arange(len(cls)), cls]
+
+    def paint(self, grids, classes_per_grid, grid_h, grid_w):
+        """grids [B, N, C] (real, float32; N = grid_h * grid_w) -> painted copies."""
+        grids = grids.clone()
+        B, N, _ = grids.shape
+        jobs = []  # (row, class, target probability)
+        for i, named in enumerate(classes_per_grid):
+            for c in named[:MAX_CONCEPTS]:
+                jobs.append((i, c, random.uniform(*TARGET_P)))
+            if random.random() < DISTRACTOR_CHANCE:
+                jobs.append((i, random.choice(self.mapped), random.uniform(*DISTRACTOR_P)))
+        for i, c, target in jobs:
+            h, w = random.randint(2, grid_h), random.randint(2, grid_w)
+            r0, c0 = random.randint(0, grid_h - h), random.randint(0, grid_w - w)
+            mask = torch.zeros(grid_h, grid_w)
+            mask[r0:r0 + h, c0:c0 + w] = 1
+            mask = mask.reshape(N, 1)
+            grid, d = grids[i], self.direction[c]
+            lo, hi = 0.0, 400.0
+            for _ in range(14):  # bisection on the paint strength: p(class) grows with it
+                mid = (lo + hi) / 2
+                pooled = (grid + mask * mid * d).clamp(max=6.0).mean(0, keepdim=True)
+                if self._probability(pooled, torch.tensor([c]))[0] < target:
+                    lo = mid
+                else:
+                    hi = mid
+            grids[i] = (grid + mask * hi * d).clamp(max=6.0)
+        return grids.half().float()  # f16 values, as the engine's features are stored
