@@ -106,8 +106,7 @@ def main():
     head = classifier(read_capt(args.encoder))
     feats, rows = data.load_features(args.features)
     caps, train = data.load_captions(), data.load_split("train")
-    text = [line.split("\t", 1)[1] for c in args.text for line in open(data.TEXT_CORPORA.get(c, c), encoding="utf-8")
-            if "\t" in line]
+    text = [cap for c in args.text for cap in data.text_corpus_captions(c)]
     tokens = concept_tokens(head[3], vocab, caps, class_probs(np.stack([feats[rows[n]] for n in train]), head), train,
                             text)
     w = CaptWriter()

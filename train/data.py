@@ -96,15 +96,15 @@ TEXT_CORPORA = {
 }
 
 
-def load_text_corpus(path, tokenizer):
-    """CLIP id lists of the captions of a text-only corpus, in file order."""
-    seqs = []
-    for line in open(path, encoding="utf-8"):
-        if "\t" in line:
-            ids = tokenizer.encode(clean_caption(line.split("\t", 1)[1]))
-            if ids:
-                seqs.append(ids)
-    return seqs
+def text_corpus_captions(corpus):
+    """The captions of a text-only corpus (a TEXT_CORPORA name or a file), in file order."""
+    return [line.split("\t", 1)[1] for line in open(TEXT_CORPORA.get(corpus, corpus), encoding="utf-8")
+            if "\t" in line]
+
+
+def tokenize_captions(captions, tokenizer):
+    """CLIP id lists of the (non-empty) captions."""
+    return [ids for ids in (tokenizer.encode(clean_caption(c)) for c in captions) if ids]
 
 
 def in_vocab(vocab, clip_seqs):

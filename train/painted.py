@@ -53,7 +53,7 @@ class Painter:
     def paint(self, grids, classes_per_grid, grid_h, grid_w):
         """grids [B, N, C] (real, float32; N = grid_h * grid_w) -> painted copies."""
         grids = grids.clone()
-        B, N, _ = grids.shape
+        N = grids.shape[1]
         jobs = []  # (row, class, target probability)
         for i, named in enumerate(classes_per_grid):
             for c in named[:MAX_CONCEPTS]:

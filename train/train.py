@@ -13,9 +13,11 @@ OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and OUT/best.pt (resumab
 --resume).
 
 With --text coco flickr30k, every step also trains on a batch of text-only captions
-(docs/model.md, "Text-only captions"), drawn from the named corpora in equal shares, whose
-visual memory is computed from an all-zero grid: the language side learns the wider
-world's words and phrasing while the image batches keep it grounded. --vocab-size then
+(docs/model.md, "Text-only captions and painted concepts"), drawn from the named corpora
+in equal shares. Their visual memory is computed from an all-zero grid, or, with --paint,
+from a random training image's grid with the classes the caption names painted in
+(painted.py; then only captions that name a class are used), so the words learned from
+text are tied to what the encoder sees. --vocab-size then
 keeps the output layer small (the most frequent tokens of all the training text), and
 --init may start from a decoder with another vocabulary (shared tokens keep their rows).
 """
@@ -79,17 +81,15 @@ def init_from(model, init, vocab, cfg, path):
     print("init from %s: %d of %d tokens shared" % (path, len(shared), len(vocab)), flush=True)
 
 
-def make_painter(args, vocab, caps, feats, rows, train_names):
-    """painted.Painter with the concept map of this vocabulary (concepts.py)."""
+def make_painter(encoder_path, vocab, caps, text_captions, feats, rows, train_names):
+    """painted.Painter with the concept map of this vocabulary and training text (concepts.py)."""
     import concepts
     import painted
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
     from captfile import read_capt
-    head = concepts.classifier(read_capt(args.paint))
-    text = [line.split("\t", 1)[1] for c in args.text for line in open(data.TEXT_CORPORA.get(c, c), encoding="utf-8")
-            if "\t" in line]
+    head = concepts.classifier(read_capt(encoder_path))
     probs = concepts.class_probs(np.stack([feats[rows[n]] for n in train_names]), head)
-    return painted.Painter(head, concepts.concept_tokens(head[3], vocab, caps, probs, train_names, text))
+    return painted.Painter(head, concepts.concept_tokens(head[3], vocab, caps, probs, train_names, text_captions))
 
 
 def token_batch(seqs, max_len):
@@ -221,7 +221,8 @@ def main():
 
     tok, caps = start_run(args)
     train_names, dev_names = data.load_split("train"), data.load_split("dev")
-    corpora = [data.load_text_corpus(data.TEXT_CORPORA.get(c, c), tok) for c in args.text]
+    text_captions = [data.text_corpus_captions(c) for c in args.text]
+    corpora = [data.tokenize_captions(c, tok) for c in text_captions]
     vocab = data.build_vocab(caps, train_names, tok, [s for c in corpora for s in c], args.vocab_size)
     text_seqs = [data.in_vocab(vocab, c) for c in corpora]
     for name, c, kept in zip(args.text, corpora, text_seqs):
@@ -266,7 +267,8 @@ def main():
         torch.set_rng_state(ck["torch_rng"])
     painter = None
     if args.paint:
-        painter = make_painter(args, vocab, caps, feats, rows, train_names)
+        painter = make_painter(args.paint, vocab, caps, [c for cs in text_captions for c in cs], feats, rows,
+                               train_names)
         text_seqs = [[s for s in c if painter.named_classes(s)] for c in text_seqs]
         print("painting: %d classes name a word; captions naming one: %s" % (
             len(painter.mapped), ", ".join("%s %d" % (n, len(c)) for n, c in zip(args.text, text_seqs))), flush=True)
