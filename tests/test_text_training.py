@@ -3,7 +3,9 @@
 most frequent tokens; a run may start from a decoder with another vocabulary (shared
 tokens keep their rows, the rest of the weights carry over); painting a class into a
 grid changes only the chosen cells, keeps features in the encoder's range [0, 6], and
-makes the encoder's own classifier give the class the target probability.
+makes the encoder's own classifier give the class the target probability; with
+--match-base a caption is painted onto an image that agrees with it on people and dogs;
+the concept map names ImageNet classes by their COCO category's word (coco_words.tsv).
 Usage: test_text_training.py ENCODER.capt"""
 import os
 import random
@@ -83,4 +85,26 @@ for i, c in enumerate([pizza, cup]):
     check(4 <= changed <= 49, "%s: %d cells painted (a rectangle of at least 2x2)" % (labels[c], changed))
 check(float(out.min()) >= 0 and float(out.max()) <= 6, "painted features stay in [0, 6]")
 check(torch.equal(out, out.half().float()), "painted features are f16 values, as the engine stores them")
+
+table = concepts.coco_words()
+firsts = {x.split(",")[0].strip() for x in labels}
+check(set(table) <= firsts, "every class of coco_words.tsv is a label of the encoder (%d classes; unknown: %s)" % (
+    len(table), sorted(set(table) - firsts)[:5]))
+words_caps = {"w.jpg": ["a sink and a basin", "a bird on a plane", "a canoe on a lake", "a seat by a toilet"]}
+words_vocab = data.build_vocab(words_caps, ["w.jpg"], tok)
+named = concepts.concept_tokens(head[3], words_vocab, words_caps, np.zeros((0, len(labels))), [])
+word_of = {x.split(",")[0].strip(): words_vocab.decode([t]) if t >= 0 else None for x, t in zip(labels, named)}
+expect = {"washbasin": "sink", "goldfinch": "bird", "airliner": "plane", "toilet seat": "toilet", "canoe": "canoe",
+          "pizza": None}
+check(all(word_of[k] == v for k, v in expect.items()),
+      "concept map: COCO category words first, else the label's head noun: %s" % {k: word_of[k] for k in expect})
+
+flickr = {"p.jpg": ["a man runs"] * 3 + ["a field"] * 2, "d.jpg": ["a dog runs"] * 4 + ["a boy and a dog"],
+          "e.jpg": ["a lake at dusk"] * 4 + ["a man fishes"], "pd.jpg": ["a girl walks her dog"] * 5}
+bases = painted.BaseImages(flickr, sorted(flickr))
+picked = {t: {bases.pick(t) for _ in range(20)} for t in
+          ["a kitchen with a stove", "two women eat pizza", "a puppy on a sofa", "a man and his dog ski"]}
+check(picked == {"a kitchen with a stove": {"e.jpg"}, "two women eat pizza": {"p.jpg"},
+                 "a puppy on a sofa": {"d.jpg"}, "a man and his dog ski": {"pd.jpg"}},
+      "base images agree with the caption on people and dogs (3 of 5 captions decide): %s" % picked)
 sys.exit(1 if failures else 0)

@@ -4,13 +4,20 @@ decoder word, and while decoding, that word's logit gets a bonus beta * p(class)
 classes with p >= tau, until the hypothesis contains it. It lets a decoder trained on
 Flickr8k say "cat" for a cat, a word it knows but rarely needs.
 
-Mapping (from the labels and the training captions only): for each class, the last words
-(head nouns) of its synonyms that are whole words of the decoder vocabulary; the one most
-frequent in the training captions wins ("Egyptian cat" -> cat; "tabby, tabby cat" -> cat). Classes that are often the top class
+Mapping (from the labels and the training captions only): a class that is a kind of one of
+COCO's 80 object categories takes that category's everyday words (coco_words.tsv:
+washbasin -> sink, airliner -> airplane, goldfinch -> bird); any other class, the last
+words (head nouns) of its synonyms. Of those that are whole words of the decoder
+vocabulary, the one most frequent in the training captions wins ("Egyptian cat" -> cat;
+"tabby, tabby cat" -> cat). Classes that are often the top class
 of Flickr8k training images, but whose word rarely appears in those images' captions
 (dog breeds: people write "dog", not "retriever"), are left unmapped.
 """
+import os
+
 import numpy as np
+
+COCO_WORDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "coco_words.tsv")
 
 # A class that is the top class of at least MIN_IMAGES training images keeps its word
 # only if the word is in the captions of at least MIN_SHARE of them.
@@ -41,6 +48,16 @@ def _label_text(label):
     return label.decode("utf-8") if isinstance(label, bytes) else label
 
 
+def coco_words(path=COCO_WORDS):
+    """{first synonym of an ImageNet label: [words of its COCO category]}."""
+    table = {}
+    for line in open(path, encoding="utf-8"):
+        if line.strip() and not line.startswith("#"):
+            label, words = line.rstrip("\n").split("\t")
+            table[label] = words.split()
+    return table
+
+
 def concept_tokens(labels, vocab, caps, train_probs, train_names, text_captions=()):
     """Decoder token id per class, or -1. Head nouns are ranked by their frequency in the
     Flickr8k training captions and the text-only captions the decoder was trained on."""
@@ -53,13 +70,16 @@ def concept_tokens(labels, vocab, caps, train_probs, train_names, text_captions=
         text = vocab.tokenizer.token_bytes(cid).decode("utf-8", "replace")
         if text.endswith(" "):
             word_token[text.strip()] = i
+    category_words = coco_words()
     tokens = np.full(len(labels), -1, dtype=np.int64)
     for c, label in enumerate(labels):
         text = _label_text(label)
         if text == "background":
             continue
-        heads = [s.strip().lower().replace("'", "").split()[-1] for s in text.split(",") if s.strip()]
-        heads = [h for h in heads if h in word_token]
+        heads = [h for h in category_words.get(text.split(",")[0].strip(), []) if h in word_token]
+        if not heads:
+            heads = [s.strip().lower().replace("'", "").split()[-1] for s in text.split(",") if s.strip()]
+            heads = [h for h in heads if h in word_token]
         if heads:
             tokens[c] = word_token[max(heads, key=lambda h: counts.get(h, 0))]
     top = train_probs.argmax(axis=1)

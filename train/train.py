@@ -216,6 +216,9 @@ def main():
     ap.add_argument("--paint", metavar="ENCODER.capt", help="train the text-only captions on painted grids "
                                                               "(painted.py) with this encoder's classifier, not on "
                                                               "an empty grid")
+    ap.add_argument("--match-base", action="store_true", help="paint each text-only caption onto a training "
+                                                                "image that agrees with it on people and dogs "
+                                                                "(painted.BaseImages), not a random one")
     ap.add_argument("--ood-features", help="features of the coco-ood-dev photos: their greedy CIDEr-D is logged too")
     args = ap.parse_args()
 
@@ -272,6 +275,12 @@ def main():
         text_seqs = [[s for s in c if painter.named_classes(s)] for c in text_seqs]
         print("painting: %d classes name a word; captions naming one: %s" % (
             len(painter.mapped), ", ".join("%s %d" % (n, len(c)) for n, c in zip(args.text, text_seqs))), flush=True)
+    base_images = None
+    if painter and args.match_base:
+        import painted
+        base_images = painted.BaseImages(caps, train_names)
+        print("base images by (person, dog): %s" % {k: len(v) for k, v in sorted(base_images.by_subjects.items())},
+              flush=True)
     text_batch = max(1, int(round(args.text_ratio * args.batch)))
     zero_grid = torch.zeros(1, feats.shape[1], feats.shape[2])
     ood = ood_refs = None
@@ -301,7 +310,9 @@ def main():
                                            args.max_len)
                 if painter:
                     seqs = t_inp[:, 1:].tolist()
-                    grids = grid_batch(feats, rows, random.sample(train_names, text_batch))
+                    bases = ([base_images.pick(vocab.decode(q)) for q in seqs] if base_images
+                             else random.sample(train_names, text_batch))
+                    grids = grid_batch(feats, rows, bases)
                     mem = model.memory(painter.paint(grids, [painter.named_classes(q) for q in seqs], side, side))
                 else:
                     mem = model.memory(zero_grid).expand(text_batch, -1, -1)
