@@ -36,8 +36,10 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import concepts  # noqa: E402
 import data  # noqa: E402
 import metrics  # noqa: E402
+import painted  # noqa: E402
 import search  # noqa: E402
 from clip_bpe import ClipBPE  # noqa: E402
 from model import CaptionDecoder, Config  # noqa: E402
@@ -83,8 +85,6 @@ def init_from(model, init, vocab, cfg, path):
 
 def make_painter(encoder_path, vocab, caps, text_captions, feats, rows, train_names):
     """painted.Painter with the concept map of this vocabulary and training text (concepts.py)."""
-    import concepts
-    import painted
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
     from captfile import read_capt
     head = concepts.classifier(read_capt(encoder_path))
@@ -277,7 +277,6 @@ def main():
             len(painter.mapped), ", ".join("%s %d" % (n, len(c)) for n, c in zip(args.text, text_seqs))), flush=True)
     base_images = None
     if painter and args.match_base:
-        import painted
         base_images = painted.BaseImages(caps, train_names)
         print("base images by (person, dog): %s" % {k: len(v) for k, v in sorted(base_images.by_subjects.items())},
               flush=True)
