@@ -56,34 +56,45 @@ def _cider_vec(counts, df, log_n_images):
     return vec, [math.sqrt(x) for x in norm], length
 
 
-def cider_d(hyps, refs_list, sigma=6.0):
-    """Mean CIDEr-D over images."""
-    def all_ngrams(text):
-        ws = words(text)
-        c = Counter()
-        for n in range(1, 5):
-            c.update(ngrams(ws, n))
-        return c
+def _all_ngrams(text):
+    ws = words(text)
+    c = Counter()
+    for n in range(1, 5):
+        c.update(ngrams(ws, n))
+    return c
 
-    ref_counts = [[all_ngrams(r) for r in refs] for refs in refs_list]
-    df = Counter()
-    for rc in ref_counts:
-        df.update(set(g for c in rc for g in c))
-    log_n = math.log(float(len(refs_list)))
-    total = 0.0
-    for hyp, rc in zip(hyps, ref_counts):
-        vh, nh, lh = _cider_vec(all_ngrams(hyp), df, log_n)
+
+class CiderD:
+    """CIDEr-D of single captions against a fixed reference set (idf from that set); the
+    reward of self-critical training (train.py --scst) and the corpus metric below."""
+
+    def __init__(self, refs_list, sigma=6.0):
+        ref_counts = [[_all_ngrams(r) for r in refs] for refs in refs_list]
+        self.df = Counter()
+        for rc in ref_counts:
+            self.df.update(set(g for c in rc for g in c))
+        self.log_n = math.log(float(len(refs_list)))
+        self.sigma = sigma
+        self.refs = [[_cider_vec(c, self.df, self.log_n) for c in rc] for rc in ref_counts]
+
+    def score(self, hyp, i):
+        """CIDEr-D of caption hyp against the references of image i."""
+        vh, nh, lh = _cider_vec(_all_ngrams(hyp), self.df, self.log_n)
         score = [0.0] * 4
-        for c in rc:
-            vr, nr, lr = _cider_vec(c, df, log_n)
+        for vr, nr, lr in self.refs[i]:
             delta = float(lh - lr)
             for n in range(4):
                 val = sum(min(vh[n][g], vr[n][g]) * vr[n][g] for g in vh[n])
                 if nh[n] != 0 and nr[n] != 0:
                     val /= nh[n] * nr[n]
-                score[n] += val * math.exp(-(delta ** 2) / (2 * sigma ** 2))
-        total += sum(score) / 4 / len(rc) * 10.0
-    return total / len(hyps)
+                score[n] += val * math.exp(-(delta ** 2) / (2 * self.sigma ** 2))
+        return sum(score) / 4 / len(self.refs[i]) * 10.0
+
+
+def cider_d(hyps, refs_list, sigma=6.0):
+    """Mean CIDEr-D over images."""
+    scorer = CiderD(refs_list, sigma)
+    return sum(scorer.score(h, i) for i, h in enumerate(hyps)) / len(hyps)
 
 
 def score_all(hyps, refs_list):

@@ -40,15 +40,21 @@ class Attention(nn.Module):
         self.drop = nn.Dropout(c.dropout)
 
     def forward(self, x, mem, causal, return_weights=False):
-        B, T, D = x.shape
-        S = mem.shape[1]
+        return self.attend(self.q(x), self.k(mem), self.v(mem), causal, return_weights)
+
+    def attend(self, q, k, v, causal, return_weights=False):
+        """Projected queries q [B, T, D], keys and values k, v [B, S, D] -> the output
+        projection of the attended values [B, T, D] (and the weights [B, H, T, S]); causal
+        masks key s > query t (T = S)."""
+        B, T, D = q.shape
+        S = k.shape[1]
         hd = D // self.h
-        q = self.q(x).view(B, T, self.h, hd).transpose(1, 2)      # [B, H, T, hd]
-        k = self.k(mem).view(B, S, self.h, hd).transpose(1, 2)    # [B, H, S, hd]
-        v = self.v(mem).view(B, S, self.h, hd).transpose(1, 2)
+        q = q.view(B, T, self.h, hd).transpose(1, 2)              # [B, H, T, hd]
+        k = k.view(B, S, self.h, hd).transpose(1, 2)              # [B, H, S, hd]
+        v = v.view(B, S, self.h, hd).transpose(1, 2)
         att = q @ k.transpose(-1, -2) / math.sqrt(hd)             # [B, H, T, S]
         if causal:
-            att = att.masked_fill(torch.ones(T, S, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+            att = att.masked_fill(torch.ones(T, S, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
         w = att.softmax(-1)
         y = (self.drop(w) @ v).transpose(1, 2).reshape(B, T, D)
         return self.o(y), (w if return_weights else None)
@@ -70,6 +76,16 @@ class Layer(nn.Module):
         x = x + self.drop(a)
         x = x + self.drop(self.fc2(self.drop(F.gelu(self.fc1(self.ln3(x))))))
         return x, w
+
+    def step(self, x, cache):
+        """One new position x [B, 1, d] at inference (eval mode: no dropout), attending to the
+        keys and values cached for the earlier positions and the memory (start_cache)."""
+        h = self.ln1(x)
+        cache["self_k"] = torch.cat([cache["self_k"], self.self_attn.k(h)], 1)  # [B, t + 1, d]
+        cache["self_v"] = torch.cat([cache["self_v"], self.self_attn.v(h)], 1)
+        x = x + self.self_attn.attend(self.self_attn.q(h), cache["self_k"], cache["self_v"], False)[0]
+        x = x + self.cross_attn.attend(self.cross_attn.q(self.ln2(x)), cache["mem_k"], cache["mem_v"], False)[0]
+        return x + self.fc2(F.gelu(self.fc1(self.ln3(x))))
 
 
 class CaptionDecoder(nn.Module):
@@ -114,6 +130,21 @@ class CaptionDecoder(nn.Module):
             x, w = layer(x, mem, return_weights)
             weights.append(w)
         return x, weights
+
+    def start_cache(self, mem):
+        """Per layer: the cross-attention keys and values of the memory mem [B, N, d], computed
+        once per caption, and empty self-attention keys and values ([B, 0, d])."""
+        empty = mem.new_zeros(mem.shape[0], 0, self.config.d_model)
+        return [{"mem_k": layer.cross_attn.k(mem), "mem_v": layer.cross_attn.v(mem), "self_k": empty, "self_v": empty}
+                for layer in self.layers]
+
+    def step(self, tokens, t, cache):
+        """Inference, one position at a time: the tokens [B] at position t (after the t
+        tokens already in cache) -> logits [B, V] of the next token; cache grows by one."""
+        x = (self.tok(tokens) + self.pos[t])[:, None, :]          # [B, 1, d]
+        for layer, layer_cache in zip(self.layers, cache):
+            x = layer.step(x, layer_cache)
+        return self.project(x[:, 0])
 
     def project(self, x):
         """Hidden states [..., d] -> logits [..., V] (the tied output layer)."""

@@ -7,7 +7,8 @@
 #   3. trains the decoder (train.py; resumable: rerun this script after an interruption)
 #      on Flickr8k and averages the weights of its last 10 epochs, then trains it on for
 #      12 epochs with the text-only captions too and averages the last 4, then 5 more
-#      epochs with as many COCO captions as images and averages the last 3,
+#      epochs with as many COCO captions as images and averages the last 3, then one
+#      epoch of self-critical training (CIDEr-D reward),
 #   4. scores it on the test split (greedy, beam 3, beam 5) in fp32 and with the q8_0
 #      weights it ships with,
 #   5. exports weights/decoder-flickr8k.capt (with the concept map of docs/model.md), the
@@ -60,15 +61,23 @@ $PY train/train.py --features out/features/flickr8k.npy --flip-features out/feat
   --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --match-base --vocab-size 7217 \
   --lr 2e-4 --warmup-epochs 0.3 --ood-features out/features/coco_ood_dev.npy
 $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
+# Then one epoch of self-critical training (docs/model.md, "Self-critical stage"): 5
+# captions sampled per image, rewarded by their CIDEr-D, beside the COCO captions'
+# cross-entropy at weight 0.1.
+$PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+  --out "$RUN/scst" --epochs 1 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
+  --scst 5 --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --text-weight 0.1 --match-base \
+  --vocab-size 7217 --lr 6e-5 --warmup-epochs 0 --ood-features out/features/coco_ood_dev.npy
+FINAL="$RUN/scst/epoch01.pt"
 
-$PY train/export.py --checkpoint "$RUN/avg.pt" --out weights/decoder-flickr8k.capt \
+$PY train/export.py --checkpoint "$FINAL" --out weights/decoder-flickr8k.capt \
   --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
 # The concept map for guided search (docs/model.md), stored in the decoder file.
 $PY train/concepts.py --decoder weights/decoder-flickr8k.capt --encoder weights/mobilenet_v2.capt \
   --features out/features/flickr8k.npy --text coco
-$PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
   --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
-$PY train/evaluate.py --checkpoint "$RUN/avg.pt" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
   --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
 bash scripts/build_weights.sh
 ls -l weights/*.capt

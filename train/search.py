@@ -49,6 +49,24 @@ def greedy(model, grid, max_tokens=20, bias=None):
 
 
 @torch.no_grad()
+def sample(model, mem, max_tokens=20):
+    """Captions drawn from the model's distribution (temperature 1), one per row of the
+    visual memory mem [B, N, d] -> [B, 1 + T] ids: the start token, then the sampled
+    tokens; after the end token only end tokens."""
+    tokens = torch.full((mem.shape[0], 1), START, dtype=torch.long)
+    done = torch.zeros(mem.shape[0], dtype=torch.bool)
+    cache = model.start_cache(mem)
+    for t in range(max_tokens):
+        nxt = torch.multinomial(model.step(tokens[:, -1], t, cache).float().softmax(-1), 1)[:, 0]
+        nxt[done] = END
+        tokens = torch.cat([tokens, nxt[:, None]], 1)
+        done |= nxt == END
+        if done.all():
+            break
+    return tokens
+
+
+@torch.no_grad()
 def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
     """One image (grid1: [1, N, C]) -> token ids of the best hypothesis."""
     model.eval()

@@ -106,6 +106,28 @@ def token_batch(seqs, max_len):
     return inp, tgt
 
 
+def self_critical_loss(model, grid, ref_index, flipped, scorer, vocab, samples):
+    """Self-critical sequence training (Rennie et al. 2017), with the mean reward of the
+    image's other samples as each sample's baseline (Luo 2020): `samples` captions are
+    sampled per image (grid [B, N, C]), each rewarded by its CIDEr-D against the image's
+    training captions (scorer.score(text, ref_index[i]); mirrored images score the caption
+    with left and right swapped), and the loss is -(reward - baseline) * log p(caption),
+    averaged over the sampled tokens (end token included). Returns (loss, mean reward)."""
+    with torch.no_grad():
+        seqs = search.sample(model, model.memory(grid).repeat_interleave(samples, 0))  # [B*K, 1 + T]
+    ids = [row[:row.index(data.END)] if data.END in row else row for row in seqs[:, 1:].tolist()]
+    texts = [vocab.decode(t) for t in ids]
+    reward = torch.tensor([scorer.score(swap_left_right(t) if flipped[i // samples] else t, ref_index[i // samples])
+                           for i, t in enumerate(texts)]).view(-1, samples)               # [B, K]
+    baseline = (reward.sum(1, keepdim=True) - reward) / (samples - 1)
+    advantage = (reward - baseline).view(-1, 1)                                          # [B*K, 1]
+    inp, tgt = seqs[:, :-1], seqs[:, 1:]                                                 # [B*K, T]
+    mask = torch.tensor([[t <= len(q) for t in range(tgt.shape[1])] for q in ids], dtype=torch.float32)
+    hidden, _ = model.hidden(None, inp, mem=model.memory(grid).repeat_interleave(samples, 0))
+    logp = model.project(hidden).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]    # [B*K, T]
+    return -(advantage * logp * mask).sum() / mask.sum(), reward.mean().item()
+
+
 @torch.no_grad()
 def evaluate_loss(model, feats, rows, names, caps, vocab, max_len, batch=200):
     model.eval()
@@ -219,6 +241,11 @@ def main():
     ap.add_argument("--match-base", action="store_true", help="paint each text-only caption onto a training "
                                                                 "image that agrees with it on people and dogs "
                                                                 "(painted.BaseImages), not a random one")
+    ap.add_argument("--scst", type=int, metavar="SAMPLES", help="self-critical training of the image captions: "
+                                                                   "SAMPLES sampled captions per image, rewarded by "
+                                                                   "their CIDEr-D (self_critical_loss)")
+    ap.add_argument("--text-weight", type=float, default=1.0, help="with --scst: the weight of the text-only "
+                                                                      "captions' cross-entropy beside it")
     ap.add_argument("--ood-features", help="features of the coco-ood-dev photos: their greedy CIDEr-D is logged too")
     args = ap.parse_args()
 
@@ -281,6 +308,8 @@ def main():
         print("base images by (person, dog): %s" % {k: len(v) for k, v in sorted(base_images.by_subjects.items())},
               flush=True)
     text_batch = max(1, int(round(args.text_ratio * args.batch)))
+    scorer = metrics.CiderD([caps[n] for n in train_names]) if args.scst else None
+    train_index = {n: i for i, n in enumerate(train_names)}
     zero_grid = torch.zeros(1, feats.shape[1], feats.shape[2])
     ood = ood_refs = None
     if args.ood_features:
@@ -295,15 +324,24 @@ def main():
         model.train()
         order = train_names[:]
         random.shuffle(order)
-        loss_sum = acc_sum = tok_sum = 0
+        loss_sum = acc_sum = tok_sum = reward_sum = 0
         for i in range(0, len(order), args.batch):
             names = order[i:i + args.batch]
             flipped = [flip_feats is not None and random.random() < 0.5 for _ in names]
-            inp, tgt = token_batch([random.choice((flip_seqs if f else train_seqs)[n]) for n, f in zip(names, flipped)],
-                                   args.max_len)
-            hidden, _ = model.hidden(grid_batch(feats, rows, names, flipped, flip_feats), inp)
-            mask = tgt != -100
-            hidden, targets = hidden[mask], tgt[mask]  # only where there is a target
+            grid = grid_batch(feats, rows, names, flipped, flip_feats)
+            if scorer:
+                model.eval()  # the captions are sampled from the very model being trained: no dropout
+                image_loss, reward = self_critical_loss(model, grid, [train_index[n] for n in names], flipped,
+                                                        scorer, vocab, args.scst)
+                reward_sum += reward * len(names)
+                hidden = torch.zeros(0, cfg.d_model)
+                targets = torch.zeros(0, dtype=torch.long)
+            else:
+                inp, tgt = token_batch([random.choice((flip_seqs if f else train_seqs)[n])
+                                        for n, f in zip(names, flipped)], args.max_len)
+                hidden, _ = model.hidden(grid, inp)
+                mask = tgt != -100
+                hidden, targets = hidden[mask], tgt[mask]  # only where there is a target
             if text_seqs:
                 t_inp, t_tgt = token_batch([random.choice(random.choice(text_seqs)) for _ in range(text_batch)],
                                            args.max_len)
@@ -319,13 +357,15 @@ def main():
                 hidden = torch.cat([hidden, t_hidden[t_tgt != -100]])
                 targets = torch.cat([targets, t_tgt[t_tgt != -100]])
             logits = model.project(hidden)
-            loss = F.cross_entropy(logits, targets, label_smoothing=args.label_smoothing)
+            loss = F.cross_entropy(logits, targets, label_smoothing=args.label_smoothing) if len(targets) else 0.0
+            if scorer:
+                loss = args.text_weight * loss + image_loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            n = len(targets)
+            n = max(len(targets), 1)
             loss_sum += loss.item() * n
             acc_sum += (logits.argmax(-1) == targets).sum().item()
             tok_sum += n
@@ -335,6 +375,8 @@ def main():
         row = {"epoch": epoch, "train_loss": loss_sum / tok_sum, "train_acc": acc_sum / tok_sum, "dev_loss": dev_loss,
                "dev_acc": dev_acc, "dev_bleu4": scores["bleu4"], "dev_cider_d": scores["cider_d"],
                "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+        if scorer:
+            row["train_reward"] = reward_sum / len(order)
         if ood:
             ood_hyps = decode_split(model, ood[0], ood[1], ood[2], vocab)
             row["ood_cider_d"] = metrics.score_all(ood_hyps, [ood_refs[n] for n in ood[2]])["cider_d"]
