@@ -20,6 +20,12 @@ from a random training image's grid with the classes the caption names painted i
 text are tied to what the encoder sees. --vocab-size then
 keeps the output layer small (the most frequent tokens of all the training text), and
 --init may start from a decoder with another vocabulary (shared tokens keep their rows).
+
+With --scst K (docs/model.md, "Self-critical stage"), the image captions are not taught
+but sampled: K captions per image from the decoder itself, each rewarded by its CIDEr-D
+against the image's captions minus the mean reward of the image's other samples
+(self_critical_loss); text-only captions, if any, keep their cross-entropy, weighted by
+--text-weight.
 """
 import argparse
 import csv
