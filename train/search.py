@@ -42,10 +42,12 @@ def greedy(model, grid, max_tokens=20, bias=None):
         done |= nxt == END
         if done.all():
             break
-    out = []
-    for row in tokens[:, 1:].tolist():
-        out.append(row[:row.index(END)] if END in row else row)
-    return out
+    return until_end(tokens[:, 1:].tolist())
+
+
+def until_end(rows):
+    """Token-id lists cut before their first end token (whole when there is none)."""
+    return [row[:row.index(END)] if END in row else row for row in rows]
 
 
 @torch.no_grad()

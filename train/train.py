@@ -119,9 +119,9 @@ def self_critical_loss(model, grid, ref_index, flipped, scorer, vocab, samples):
     training captions (scorer.score(text, ref_index[i]); mirrored images score the caption
     with left and right swapped), and the loss is -(reward - baseline) * log p(caption),
     averaged over the sampled tokens (end token included). Returns (loss, mean reward)."""
-    with torch.no_grad():
-        seqs = search.sample(model, model.memory(grid).repeat_interleave(samples, 0))  # [B*K, 1 + T]
-    ids = [row[:row.index(data.END)] if data.END in row else row for row in seqs[:, 1:].tolist()]
+    mem = model.memory(grid).repeat_interleave(samples, 0)                               # [B*K, N, d]
+    seqs = search.sample(model, mem)                       # [B*K, 1 + T]; no gradient (search.sample)
+    ids = search.until_end(seqs[:, 1:].tolist())
     texts = [vocab.decode(t) for t in ids]
     reward = torch.tensor([scorer.score(swap_left_right(t) if flipped[i // samples] else t, ref_index[i // samples])
                            for i, t in enumerate(texts)]).view(-1, samples)               # [B, K]
@@ -129,7 +129,7 @@ def self_critical_loss(model, grid, ref_index, flipped, scorer, vocab, samples):
     advantage = (reward - baseline).view(-1, 1)                                          # [B*K, 1]
     inp, tgt = seqs[:, :-1], seqs[:, 1:]                                                 # [B*K, T]
     mask = torch.tensor([[t <= len(q) for t in range(tgt.shape[1])] for q in ids], dtype=torch.float32)
-    hidden, _ = model.hidden(None, inp, mem=model.memory(grid).repeat_interleave(samples, 0))
+    hidden, _ = model.hidden(None, inp, mem=mem)
     logp = model.project(hidden).log_softmax(-1).gather(-1, tgt[..., None])[..., 0]    # [B*K, T]
     return -(advantage * logp * mask).sum() / mask.sum(), reward.mean().item()
 
@@ -327,7 +327,7 @@ def main():
 
     for epoch in range(start_epoch, args.epochs + 1):
         t0 = time.time()
-        model.train()
+        model.train(not scorer)  # self-critical: the captions are sampled from the model being trained, no dropout
         order = train_names[:]
         random.shuffle(order)
         loss_sum = acc_sum = tok_sum = reward_sum = 0
@@ -336,7 +336,6 @@ def main():
             flipped = [flip_feats is not None and random.random() < 0.5 for _ in names]
             grid = grid_batch(feats, rows, names, flipped, flip_feats)
             if scorer:
-                model.eval()  # the captions are sampled from the very model being trained: no dropout
                 image_loss, reward = self_critical_loss(model, grid, [train_index[n] for n in names], flipped,
                                                         scorer, vocab, args.scst)
                 reward_sum += reward * len(names)
