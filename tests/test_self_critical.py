@@ -16,17 +16,9 @@ import data  # noqa: E402
 import metrics  # noqa: E402
 import search  # noqa: E402
 import train  # noqa: E402
+from checks import check, finish  # noqa: E402
 from clip_bpe import ClipBPE  # noqa: E402
 from model import CaptionDecoder, Config  # noqa: E402
-
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    failures += not ok
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-
 
 caps = data.load_captions()
 names = data.load_split("test")[:40]
@@ -81,4 +73,4 @@ early, late = sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
 check(late > early + 1.0, "the mean reward rises (%.3f in the first 10 steps, %.3f in the last 10)" % (early, late))
 after = metrics.cider_d(greedy, refs)
 check(after > before + 1.0, "greedy captions' CIDEr-D rises from %.3f to %.3f: %s" % (before, after, greedy))
-sys.exit(1 if failures else 0)
+finish()
