@@ -138,6 +138,14 @@ class CaptionDecoder(nn.Module):
         return [{"mem_k": layer.cross_attn.k(mem), "mem_v": layer.cross_attn.v(mem), "self_k": empty, "self_v": empty}
                 for layer in self.layers]
 
+    @staticmethod
+    def reorder_cache(cache, rows):
+        """Keeps the cached rows listed in rows [B'] (in that order), e.g. the parents of the
+        hypotheses a beam search step kept; a row may repeat."""
+        for layer_cache in cache:
+            for key, value in layer_cache.items():
+                layer_cache[key] = value.index_select(0, rows)
+
     def step(self, tokens, t, cache):
         """Inference, one position at a time: the tokens [B] at position t (after the t
         tokens already in cache) -> logits [B, V] of the next token; cache grows by one."""

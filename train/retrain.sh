@@ -24,9 +24,12 @@ EPOCHS=${EPOCHS:-40}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
 PY=/usr/bin/python3
+stage() { echo "== $(date +%T), $((SECONDS / 60)) min in: $*"; }
 
+stage setup and build
 bash scripts/setup.sh
 build build -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { tail -30 build.log; exit 1; }
+stage features
 mkdir -p out/features "$RUN"
 ls "$CAPT_ASSETS/data/flickr8k/images" > out/features/flickr8k_all.txt
 # The 80 coco-ood-dev photos: only scored (logged per epoch), never trained on.
@@ -40,6 +43,7 @@ for flip in "" "--flip"; do
     --root "$CAPT_ASSETS/data/flickr8k/images" --out "$out" --threads 2
 done
 
+stage "1/4 Flickr8k"
 $PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
   --out "$RUN" --epochs "$EPOCHS" --patience 40 --save-epochs --resume
 # The Flickr8k decoder: the average of the last 10 epochs (on dev, beam 3: CIDEr-D 0.454 vs
@@ -48,6 +52,7 @@ $PY train/average.py "$RUN/flickr8k.pt" $(ls "$RUN"/epoch*.pt | tail -10)
 # Then the wider world (docs/model.md, "Text-only captions"): 12 more epochs, each step
 # also half a batch of COCO / Flickr30k captions on painted grids, in a vocabulary of the
 # 7,217 most frequent tokens of all that text; the last 4 epochs averaged.
+stage "2/4 text-only captions"
 $PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
   --out "$RUN/text" --epochs 12 --patience 40 --save-epochs --resume --init "$RUN/flickr8k.pt" \
   --text coco flickr30k --paint weights/mobilenet_v2.capt --text-ratio 0.5 --vocab-size 7217 \
@@ -56,6 +61,7 @@ $PY train/average.py "$RUN/text.pt" $(ls "$RUN"/text/epoch*.pt | tail -4)
 # Then COCO's way of describing (docs/model.md, "COCO words and COCO text"): 5 epochs in
 # which each step holds as many COCO captions as images, each painted onto a training image
 # that agrees with it on people and dogs; the last 3 epochs averaged.
+stage "3/4 COCO captions"
 $PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
   --out "$RUN/coco" --epochs 5 --patience 40 --save-epochs --resume --init "$RUN/text.pt" \
   --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --match-base --vocab-size 7217 \
@@ -64,12 +70,14 @@ $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
 # Then one epoch of self-critical training (docs/model.md, "Self-critical stage"): 5
 # captions sampled per image, rewarded by their CIDEr-D, beside the COCO captions'
 # cross-entropy at weight 0.1.
+stage "4/4 self-critical"
 $PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
   --out "$RUN/scst" --epochs 1 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
   --scst 5 --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --text-weight 0.1 --match-base \
   --vocab-size 7217 --lr 6e-5 --warmup-epochs 0 --ood-features out/features/coco_ood_dev.npy
 FINAL="$RUN/scst/epoch01.pt"
 
+stage export and test scores
 $PY train/export.py --checkpoint "$FINAL" --out weights/decoder-flickr8k.capt \
   --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
 # The concept map for guided search (docs/model.md), stored in the decoder file.
@@ -87,3 +95,4 @@ ls -l weights/*.capt
 sed "s|^|$CAPT_ASSETS/data/flickr8k/images/|" "$CAPT_ASSETS/data/flickr8k/Flickr_8k.testImages.txt" \
   | ./build/capt caption --raw --beam 3 --threads 2 - > "$RUN/test_engine_beam3.tsv"
 $PY train/evaluate.py --jsonl "$RUN/test_engine_beam3.tsv" --json-out "$RUN/test_engine.json"
+stage done

@@ -25,14 +25,13 @@ from data import END, START
 def greedy(model, grid, max_tokens=20, bias=None):
     """grid: [B, N, C] -> list of token-id lists (end token excluded)."""
     model.eval()
-    mem = model.memory(grid)
     B = grid.shape[0]
     tokens = torch.full((B, 1), START, dtype=torch.long)
     done = torch.zeros(B, dtype=torch.bool)
     unused = torch.ones(B, model.config.vocab_size)
-    for _ in range(max_tokens):
-        hidden, _ = model.hidden(None, tokens, mem=mem)
-        logits = model.project(hidden[:, -1])
+    cache = model.start_cache(model.memory(grid))
+    for t in range(max_tokens):
+        logits = model.step(tokens[:, -1], t, cache)              # [B, V]
         if bias is not None:
             logits = logits + bias * unused
         nxt = logits.argmax(-1)  # first maximum: the lowest id on ties
@@ -72,13 +71,12 @@ def sample(model, mem, max_tokens=20):
 def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
     """One image (grid1: [1, N, C]) -> token ids of the best hypothesis."""
     model.eval()
-    mem = model.memory(grid1)
+    cache = model.start_cache(model.memory(grid1))  # one row per live hypothesis
     live = [([], 0.0)]  # (tokens, sum of log p)
     finished = []       # (normalized score, tokens)
     for step in range(max_tokens):
-        seqs = torch.tensor([[START] + t for t, _ in live], dtype=torch.long)
-        hidden, _ = model.hidden(None, seqs, mem=mem.expand(len(live), -1, -1))
-        logits = model.project(hidden[:, -1]).float()
+        last = torch.tensor([t[-1] if t else START for t, _ in live], dtype=torch.long)
+        logits = model.step(last, step, cache).float()             # [live, V]
         if bias is not None:
             b = bias.expand(len(live), -1).clone()
             for i, (t, _) in enumerate(live):
@@ -87,10 +85,15 @@ def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
         logp = logits.log_softmax(-1)
         scores = torch.tensor([s for _, s in live], dtype=torch.float32)[:, None] + logp  # [live, V]
         flat = scores.reshape(-1)
-        # descending score; stable sort keeps (hypothesis, token) order on ties
-        order = torch.sort(flat, descending=True, stable=True).indices.tolist()
+        # The walk below keeps at most `width` extensions and meets at most one end token per
+        # hypothesis, so only candidates scoring at least the (width + live)-th best can be
+        # reached; those (ties included) in descending score, the stable sort keeping
+        # (hypothesis, token) order on ties.
+        threshold = flat.topk(min(width + len(live), flat.numel())).values[-1]
+        reachable = (flat >= threshold).nonzero()[:, 0]
+        order = reachable[torch.sort(flat[reachable], descending=True, stable=True).indices].tolist()
         V = scores.shape[1]
-        new_live = []
+        new_live, parents = [], []
         for idx in order:
             h, v = divmod(idx, V)
             tokens, s = live[h][0], flat[idx].item()
@@ -98,11 +101,13 @@ def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
                 finished.append((s / (len(tokens) + 1) ** alpha, tokens))
             else:
                 new_live.append((tokens + [v], s))
+                parents.append(h)
             if len(new_live) == width:
                 break
         live = new_live
         if len(finished) >= width:
             break
+        model.reorder_cache(cache, torch.tensor(parents, dtype=torch.long))
     else:
         for tokens, s in live:
             finished.append((s / max(len(tokens), 1) ** alpha, tokens))
