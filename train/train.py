@@ -140,19 +140,18 @@ def evaluate_loss(model, feats, rows, names, caps, vocab, max_len, images=40):
     visual memory is computed once per image and shared by its captions."""
     model.eval()
     loss_sum = tokens = correct = 0
-    with torch.no_grad():
-        for i in range(0, len(names), images):
-            chunk = names[i:i + images]
-            seqs = [vocab.encode(c) for n in chunk for c in caps[n]]
-            per_image = torch.tensor([len(caps[n]) for n in chunk])
-            mem = model.memory(grid_batch(feats, rows, chunk)).repeat_interleave(per_image, 0)  # [captions, N, d]
-            inp, tgt = token_batch(seqs, max_len)
-            hidden, _ = model.hidden(None, inp, mem=mem)
-            mask = tgt != -100
-            logits = model.project(hidden[mask])
-            loss_sum += F.cross_entropy(logits, tgt[mask], reduction="sum").item()
-            correct += (logits.argmax(-1) == tgt[mask]).sum().item()
-            tokens += mask.sum().item()
+    for i in range(0, len(names), images):
+        chunk = names[i:i + images]
+        seqs = [vocab.encode(c) for n in chunk for c in caps[n]]
+        per_image = torch.tensor([len(caps[n]) for n in chunk])
+        mem = model.memory(grid_batch(feats, rows, chunk)).repeat_interleave(per_image, 0)  # [captions, N, d]
+        inp, tgt = token_batch(seqs, max_len)
+        hidden, _ = model.hidden(None, inp, mem=mem)
+        mask = tgt != -100
+        logits = model.project(hidden[mask])
+        loss_sum += F.cross_entropy(logits, tgt[mask], reduction="sum").item()
+        correct += (logits.argmax(-1) == tgt[mask]).sum().item()
+        tokens += mask.sum().item()
     return loss_sum / tokens, correct / tokens
 
 
