@@ -13,6 +13,8 @@
 #      weights it ships with,
 #   5. exports weights/decoder-flickr8k.capt (with the concept map of docs/model.md), the
 #      golden file tests/golden/decoder_golden.capt and weights/capt-default.capt.
+# It makes one run of the recipe; the shipped decoder is the average of two runs, this
+# script's of 2026-11-30 and an earlier one (weights/MODEL_CARD.md).
 # Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
 # Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
 set -euo pipefail
