@@ -46,13 +46,9 @@ def load_checkpoint(path):
 
 
 def caption_split(model, vocab, feats, rows, names, mode, max_tokens=20, alpha=1.0):
-    from train import grid_batch
+    from train import decode_split, grid_batch
     if mode == "greedy":
-        out = []
-        for i in range(0, len(names), 250):
-            out += [vocab.decode(ids) for ids in search.greedy(model, grid_batch(feats, rows, names[i:i + 250]),
-                                                                 max_tokens)]
-        return out
+        return decode_split(model, feats, rows, names, vocab, max_tokens)
     width = int(mode[len("beam"):])
     return [vocab.decode(search.beam(model, grid_batch(feats, rows, [n]), width, max_tokens, alpha)) for n in names]
 

@@ -25,23 +25,16 @@ from data import END, START
 def greedy(model, grid, max_tokens=20, bias=None):
     """grid: [B, N, C] -> list of token-id lists (end token excluded)."""
     model.eval()
-    B = grid.shape[0]
-    tokens = torch.full((B, 1), START, dtype=torch.long)
-    done = torch.zeros(B, dtype=torch.bool)
-    unused = torch.ones(B, model.config.vocab_size)
-    cache = model.start_cache(model.memory(grid))
-    for t in range(max_tokens):
-        logits = model.step(tokens[:, -1], t, cache)              # [B, V]
+    unused = torch.ones(grid.shape[0], model.config.vocab_size)  # [B, V]: 1 where the caption lacks the token
+
+    def most_probable(logits):
         if bias is not None:
             logits = logits + bias * unused
         nxt = logits.argmax(-1)  # first maximum: the lowest id on ties
-        nxt[done] = END
-        tokens = torch.cat([tokens, nxt[:, None]], 1)
-        unused[torch.arange(B), nxt] = 0
-        done |= nxt == END
-        if done.all():
-            break
-    return until_end(tokens[:, 1:].tolist())
+        unused[torch.arange(len(nxt)), nxt] = 0
+        return nxt
+
+    return until_end(decode(model, model.memory(grid), max_tokens, most_probable)[:, 1:].tolist())
 
 
 def until_end(rows):
@@ -52,13 +45,20 @@ def until_end(rows):
 @torch.no_grad()
 def sample(model, mem, max_tokens=20):
     """Captions drawn from the model's distribution (temperature 1), one per row of the
-    visual memory mem [B, N, d] -> [B, 1 + T] ids: the start token, then the sampled
-    tokens; after the end token only end tokens."""
+    visual memory mem [B, N, d] -> [B, 1 + T] ids (as decode)."""
+    return decode(model, mem, max_tokens, lambda logits: torch.multinomial(logits.float().softmax(-1), 1)[:, 0])
+
+
+def decode(model, mem, max_tokens, choose):
+    """The token loop of greedy and sample: from the start token, one position at a time
+    over cached keys and values, choose(logits [B, V]) -> the next tokens [B], until every
+    row has its end token or max_tokens. mem: [B, N, d] -> [B, 1 + T] ids: the start
+    token, then the chosen tokens; after a row's end token only end tokens."""
     tokens = torch.full((mem.shape[0], 1), START, dtype=torch.long)
     done = torch.zeros(mem.shape[0], dtype=torch.bool)
     cache = model.start_cache(mem)
     for t in range(max_tokens):
-        nxt = torch.multinomial(model.step(tokens[:, -1], t, cache).float().softmax(-1), 1)[:, 0]
+        nxt = choose(model.step(tokens[:, -1], t, cache))
         nxt[done] = END
         tokens = torch.cat([tokens, nxt[:, None]], 1)
         done |= nxt == END
