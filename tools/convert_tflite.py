@@ -3,7 +3,7 @@
 AVERAGE_POOL_2D, RESHAPE and SOFTMAX (MobileNetV2) into a .capt encoder: the dequantized
 network as a list of ops (docs/mobilenet_v2.md), preprocessing and labels.
 
-Usage: convert_tflite.py MODEL.tflite LABELS.txt OUT.capt [--q8-max-error E]
+Usage: convert_tflite.py MODEL.tflite LABELS.txt OUT.capt [--q8-max-error E] [--input-size N]
 
 TFLite's per-tensor uint8 weights are integers times one scale. Every layer up to the
 visual-token grid keeps them exactly (see choose_dtype): q8_0 when each block holds its
@@ -28,11 +28,27 @@ def same_padding(in_size, out_size, kernel, stride):
     return total // 2
 
 
-def graph_ops(model):
+def output_shape(opt, in_shape, out_channels, kernel):
+    """[H, W, C] of a convolution's output: SAME gives ceil(in / stride), VALID
+    (in - k) // stride + 1 (TFLite's rules)."""
+    if opt["padding"] == "same":
+        hw = [-(-in_shape[i] // opt["stride"][i]) for i in range(2)]
+    else:
+        hw = [(in_shape[i] - kernel[i]) // opt["stride"][i] + 1 for i in range(2)]
+    if min(hw) < 1:
+        raise ValueError("the input is too small for this network (a %dx%d input to a %dx%d kernel)"
+                         % (in_shape[0], in_shape[1], kernel[0], kernel[1]))
+    return hw + [out_channels]
+
+
+def graph_ops(model, input_hw=None):
     """The network as capt ops over value ids (0 = the input image; op i writes value i+1).
-    Returns (ops, outputs) where each op is a dict and outputs maps grid/pooled/logits."""
+    Returns (ops, outputs) where each op is a dict and outputs maps grid/pooled/logits.
+    input_hw [H, W] runs the (fully convolutional) network at another input size: every
+    shape follows from it, and the average pool stays global."""
+    native = list(model.tensors[model.inputs[0]].shape[1:])
     value_of = {model.inputs[0]: 0}
-    shape_of = {0: model.tensors[model.inputs[0]].shape[1:]}
+    shape_of = {0: tuple(list(input_hw) + native[2:]) if input_hw else tuple(native)}
     ops, outputs = [], {}
     for op in model.operators:
         ins = op.inputs
@@ -55,6 +71,7 @@ def graph_ops(model):
             b = model.tensors[ins[2]].real() if len(ins) > 2 and ins[2] >= 0 else np.zeros(w.shape[0], np.float32)
             kh, kw = w.shape[1], w.shape[2]
             (sh, sw) = opt["stride"]
+            o["shape"] = output_shape(opt, in_shape, list(out_t.shape)[-1], (kh, kw))
             pads = [0, 0]
             if opt["padding"] == "same":
                 pads = [same_padding(in_shape[0], o["shape"][0], kh, sh), same_padding(in_shape[1], o["shape"][1], kw, sw)]
@@ -73,10 +90,11 @@ def graph_ops(model):
                 o["weight"] = w.reshape(kh * kw, w.shape[3])  # [kh*kw, C]
             o["bias"] = b.astype(np.float32)
         elif op.name == "ADD":
-            o.update(type="add", activation=op.options["activation"])
+            o.update(type="add", activation=op.options["activation"], shape=list(in_shape))
         elif op.name == "AVERAGE_POOL_2D":
             opt = op.options
-            if opt["filter"] != tuple(in_shape[:2]) or opt["padding"] != "valid":
+            pooled_hw = tuple(in_shape[:2]) if input_hw is None else tuple(model.tensors[ins[0]].shape[1:3])
+            if opt["filter"] != pooled_hw or opt["padding"] != "valid":
                 raise ValueError("only global average pooling is supported")
             o.update(type="mean")
             outputs["grid"] = o["inputs"][0]
@@ -85,6 +103,8 @@ def graph_ops(model):
             raise ValueError("unsupported operator %s" % op.name)
         if o.get("activation", "none") not in ("none", "relu6"):
             raise ValueError("unsupported activation %s" % o["activation"])
+        if input_hw is None and o["shape"] != list(out_t.shape[1:]):
+            raise ValueError("%s: computed shape %s, the graph says %s" % (op.name, o["shape"], list(out_t.shape[1:])))
         value_of[op.outputs[0]] = len(ops) + 1
         shape_of[len(ops) + 1] = tuple(o["shape"])
         ops.append(o)
@@ -128,11 +148,13 @@ def choose_dtype(o, first, head, max_error):
     return "f16", w, 1.0
 
 
-def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder"):
+def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input_size=None):
     model = tflite.read_tflite(tflite_path)
-    ops, outputs = graph_ops(model)
+    ops, outputs = graph_ops(model, None if input_size is None else [input_size, input_size])
     labels = [line.rstrip("\n") for line in open(labels_path, encoding="utf-8")]
     in_shape = list(model.tensors[model.inputs[0]].shape[1:])
+    if input_size is not None:
+        in_shape[:2] = [input_size, input_size]
     w = CaptWriter()
     w.add_meta("general.architecture", "convnet")
     w.add_meta("general.name", os.path.basename(tflite_path))
@@ -185,12 +207,18 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--q8-max-error", type=float, default=1e-2,
                     help="largest relative L2 error of the classifier head in q8_0 (default 1e-2)")
+    ap.add_argument("--input-size", type=int, help="run the network at this square input size instead of the graph's")
     args = ap.parse_args()
-    w, dtypes = convert(args.tflite, args.labels, args.q8_max_error)
+    try:
+        w, dtypes = convert(args.tflite, args.labels, args.q8_max_error, input_size=args.input_size)
+    except ValueError as e:
+        print("convert_tflite: %s" % e, file=sys.stderr)
+        return 1
     w.write(args.out)
     print("%s: %d bytes, weights %s" % (args.out, os.path.getsize(args.out),
                                         ", ".join("%s x %d" % kv for kv in sorted(dtypes.items()))))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -37,11 +37,13 @@ MEAN = STD = 128 / 255
 
 def load_rgb(path, decoder=None):
     """uint8 [H, W, 3]: EXIF-upright, gray expanded, alpha composited over white; decoded
-    by `decoder` (a capt binary: `capt decode`) when given, else by Pillow."""
+    by `decoder` (a capt binary, or a command list that runs one: `capt decode`) when
+    given, else by Pillow."""
     if decoder:
         with tempfile.TemporaryDirectory() as tmp:
             ppm = os.path.join(tmp, "x.ppm")
-            subprocess.run([decoder, "decode", path, ppm], check=True)
+            command = list(decoder) if isinstance(decoder, (list, tuple)) else [decoder]
+            subprocess.run(command + ["decode", path, ppm], check=True)
             return np.asarray(Image.open(ppm).convert("RGB"))
     im = ImageOps.exif_transpose(Image.open(path))
     rgba = np.asarray(im.convert("RGBA"), dtype=np.int32)
@@ -100,10 +102,13 @@ class ConvNet(torch.nn.Module):
 class Reference:
     """The whole encoder on one image."""
 
-    def __init__(self, tflite_path=TFLITE):
+    def __init__(self, tflite_path=TFLITE, input_size=None):
+        """input_size: a square input size other than the graph's (convert_tflite.py --input-size)."""
         model = tflite.read_tflite(tflite_path)
-        self.ops, self.outputs = convert_tflite.graph_ops(model)
-        self.input_shape = model.tensors[model.inputs[0]].shape[1:]
+        self.ops, self.outputs = convert_tflite.graph_ops(model, None if input_size is None else [input_size, input_size])
+        self.input_shape = list(model.tensors[model.inputs[0]].shape[1:])
+        if input_size is not None:
+            self.input_shape[:2] = [input_size, input_size]
         self.net = ConvNet(self.ops).eval()
 
     @torch.no_grad()

@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""The encoder converted at another input size (convert_tflite.py --input-size 320: the
+fully convolutional network on 320x320 pixels, a 10x10 grid) against the float PyTorch
+reference run at that size: grids of the four shared photos within relative L2 error
+1e-2, the cat still a cat; an input too small for the network is refused. At the
+graph's own size the converter must reproduce the shapes the TFLite file states (it
+raises otherwise), so that path is the golden test's.
+Usage: test_encoder_input_size.py CAPT_COMMAND..."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import mbv2_reference  # noqa: E402
+from captfile import read_capt  # noqa: E402
+
+cmd = sys.argv[1:]
+SIZE = 320
+photos = sorted(os.path.join(mbv2_reference.ASSETS, "data", "photos", p)
+                for p in os.listdir(os.path.join(mbv2_reference.ASSETS, "data", "photos")))
+failures = 0
+with tempfile.TemporaryDirectory() as tmp:
+    model = os.path.join(tmp, "mbv2_%d.capt" % SIZE)
+    subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"), mbv2_reference.TFLITE,
+                    mbv2_reference.LABELS, model, "--input-size", str(SIZE)], check=True, capture_output=True,
+                   timeout=600)
+    tiny = subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"), mbv2_reference.TFLITE,
+                           mbv2_reference.LABELS, os.path.join(tmp, "tiny.capt"), "--input-size", "0"],
+                          capture_output=True, text=True, timeout=600)
+    if tiny.returncode != 1 or "too small" not in tiny.stderr or os.path.exists(os.path.join(tmp, "tiny.capt")):
+        failures += 1
+        print("FAIL --input-size 0: exit %d, %s" % (tiny.returncode, tiny.stderr.strip()[-300:]))
+    meta = read_capt(model).meta
+    grid_shape = meta["encoder.op.%d.shape" % (meta["encoder.grid"] - 1)]
+    if list(meta["encoder.input"][:2]) != [SIZE, SIZE] or list(grid_shape) != [10, 10, 1280]:
+        failures += 1
+        print("FAIL input %s, grid %s (want [320, 320], [10, 10, 1280])" % (meta["encoder.input"], grid_shape))
+    listing, out = os.path.join(tmp, "list.txt"), os.path.join(tmp, "grid.npy")
+    with open(listing, "w") as f:
+        f.write("\n".join(photos) + "\n")
+    r = subprocess.run(cmd + ["features", "--model", model, "--list", listing, "--out", out], capture_output=True,
+                       text=True, timeout=600)
+    if r.returncode != 0:
+        print(r.stderr[-2000:])
+        sys.exit(1)
+    grids = np.load(out).astype(np.float32)
+    ref = mbv2_reference.Reference(input_size=SIZE)
+    for path, grid in zip(photos, grids):
+        want = ref.features(path, cmd)  # the pixels capt decodes
+        err = np.linalg.norm(grid - want["grid"]) / np.linalg.norm(want["grid"])
+        ok = grid.shape == (100, 1280) and err <= 1e-2
+        failures += not ok
+        print("%s %s: grid %s, relative L2 error vs reference %.2e" % ("ok  " if ok else "FAIL", os.path.basename(path),
+                                                                       grid.shape, err))
+        if os.path.basename(path) == "chelsea.png":
+            labels = [line.rstrip("\n") for line in open(mbv2_reference.LABELS)]
+            top1 = labels[int(np.argmax(want["logits"]))]
+            failures += "cat" not in top1
+            print("%s chelsea.png top-1 at %d: %s" % ("ok  " if "cat" in top1 else "FAIL", SIZE, top1))
+sys.exit(1 if failures else 0)
