@@ -10,6 +10,8 @@ import tempfile
 
 import numpy as np
 
+from checks import engine_features
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ASSETS = os.environ.get("CAPT_ASSETS", os.path.join(HERE, "..", "..", "shared"))
 model, cmd = sys.argv[1], sys.argv[2:]
@@ -18,16 +20,7 @@ names = [str(n) for n in golden["names"]]
 failures = 0
 
 with tempfile.TemporaryDirectory() as tmp:
-    listing = os.path.join(tmp, "list.txt")
-    with open(listing, "w") as f:
-        f.write("\n".join(os.path.join(ASSETS, n) for n in names) + "\n")
-    out = os.path.join(tmp, "grid.npy")
-    r = subprocess.run(cmd + ["features", "--model", model, "--list", listing, "--out", out], capture_output=True,
-                       text=True, timeout=600)
-    if r.returncode != 0:
-        print(r.stderr[-2000:])
-        sys.exit(1)
-    grids = np.load(out).astype(np.float32)
+    grids = engine_features(cmd, model, [os.path.join(ASSETS, n) for n in names], tmp)
 
 worst = 0.0
 for i, name in enumerate(names):

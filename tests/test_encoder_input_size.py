@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import mbv2_reference  # noqa: E402
 from captfile import read_capt  # noqa: E402
+from checks import engine_features  # noqa: E402
 
 cmd = sys.argv[1:]
 SIZE = 320
@@ -39,15 +40,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if list(meta["encoder.input"][:2]) != [SIZE, SIZE] or list(grid_shape) != [10, 10, 1280]:
         failures += 1
         print("FAIL input %s, grid %s (want [320, 320], [10, 10, 1280])" % (meta["encoder.input"], grid_shape))
-    listing, out = os.path.join(tmp, "list.txt"), os.path.join(tmp, "grid.npy")
-    with open(listing, "w") as f:
-        f.write("\n".join(photos) + "\n")
-    r = subprocess.run(cmd + ["features", "--model", model, "--list", listing, "--out", out], capture_output=True,
-                       text=True, timeout=600)
-    if r.returncode != 0:
-        print(r.stderr[-2000:])
-        sys.exit(1)
-    grids = np.load(out).astype(np.float32)
+    grids = engine_features(cmd, model, photos, tmp)
     ref = mbv2_reference.Reference(input_size=SIZE)
     for path, grid in zip(photos, grids):
         want = ref.features(path, cmd)  # the pixels capt decodes
