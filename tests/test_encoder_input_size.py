@@ -25,13 +25,17 @@ photos = sorted(os.path.join(mbv2_reference.ASSETS, "data", "photos", p)
                 for p in os.listdir(os.path.join(mbv2_reference.ASSETS, "data", "photos")))
 failures = 0
 with tempfile.TemporaryDirectory() as tmp:
+    def convert(out, size):
+        return subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"),
+                               mbv2_reference.TFLITE, mbv2_reference.LABELS, out, "--input-size", str(size)],
+                              capture_output=True, text=True, timeout=600)
+
     model = os.path.join(tmp, "mbv2_%d.capt" % SIZE)
-    subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"), mbv2_reference.TFLITE,
-                    mbv2_reference.LABELS, model, "--input-size", str(SIZE)], check=True, capture_output=True,
-                   timeout=600)
-    tiny = subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"), mbv2_reference.TFLITE,
-                           mbv2_reference.LABELS, os.path.join(tmp, "tiny.capt"), "--input-size", "0"],
-                          capture_output=True, text=True, timeout=600)
+    converted = convert(model, SIZE)
+    if converted.returncode != 0:
+        print(converted.stderr[-2000:])
+        sys.exit(1)
+    tiny = convert(os.path.join(tmp, "tiny.capt"), 0)
     if tiny.returncode != 1 or "too small" not in tiny.stderr or os.path.exists(os.path.join(tmp, "tiny.capt")):
         failures += 1
         print("FAIL --input-size 0: exit %d, %s" % (tiny.returncode, tiny.stderr.strip()[-300:]))

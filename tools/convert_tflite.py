@@ -41,14 +41,21 @@ def output_shape(opt, in_shape, out_channels, kernel):
     return hw + [out_channels]
 
 
-def graph_ops(model, input_hw=None):
+def input_shape(model, input_size=None):
+    """[H, W, C] of the network's input: the graph's, or input_size x input_size."""
+    shape = list(model.tensors[model.inputs[0]].shape[1:])
+    if input_size is not None:
+        shape[:2] = [input_size, input_size]
+    return shape
+
+
+def graph_ops(model, input_size=None):
     """The network as capt ops over value ids (0 = the input image; op i writes value i+1).
     Returns (ops, outputs) where each op is a dict and outputs maps grid/pooled/logits.
-    input_hw [H, W] runs the (fully convolutional) network at another input size: every
-    shape follows from it, and the average pool stays global."""
-    native = list(model.tensors[model.inputs[0]].shape[1:])
+    input_size runs the (fully convolutional) network on a square input of that size
+    instead of the graph's: every shape follows from it, and the average pool stays global."""
     value_of = {model.inputs[0]: 0}
-    shape_of = {0: tuple(list(input_hw) + native[2:]) if input_hw else tuple(native)}
+    shape_of = {0: tuple(input_shape(model, input_size))}
     ops, outputs = [], {}
     for op in model.operators:
         ins = op.inputs
@@ -93,7 +100,7 @@ def graph_ops(model, input_hw=None):
             o.update(type="add", activation=op.options["activation"], shape=list(in_shape))
         elif op.name == "AVERAGE_POOL_2D":
             opt = op.options
-            pooled_hw = tuple(in_shape[:2]) if input_hw is None else tuple(model.tensors[ins[0]].shape[1:3])
+            pooled_hw = tuple(in_shape[:2]) if input_size is None else tuple(model.tensors[ins[0]].shape[1:3])
             if opt["filter"] != pooled_hw or opt["padding"] != "valid":
                 raise ValueError("only global average pooling is supported")
             o.update(type="mean")
@@ -103,7 +110,7 @@ def graph_ops(model, input_hw=None):
             raise ValueError("unsupported operator %s" % op.name)
         if o.get("activation", "none") not in ("none", "relu6"):
             raise ValueError("unsupported activation %s" % o["activation"])
-        if input_hw is None and o["shape"] != list(out_t.shape[1:]):
+        if input_size is None and o["shape"] != list(out_t.shape[1:]):
             raise ValueError("%s: computed shape %s, the graph says %s" % (op.name, o["shape"], list(out_t.shape[1:])))
         value_of[op.outputs[0]] = len(ops) + 1
         shape_of[len(ops) + 1] = tuple(o["shape"])
@@ -150,11 +157,9 @@ def choose_dtype(o, first, head, max_error):
 
 def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input_size=None):
     model = tflite.read_tflite(tflite_path)
-    ops, outputs = graph_ops(model, None if input_size is None else [input_size, input_size])
+    ops, outputs = graph_ops(model, input_size)
     labels = [line.rstrip("\n") for line in open(labels_path, encoding="utf-8")]
-    in_shape = list(model.tensors[model.inputs[0]].shape[1:])
-    if input_size is not None:
-        in_shape[:2] = [input_size, input_size]
+    in_shape = input_shape(model, input_size)
     w = CaptWriter()
     w.add_meta("general.architecture", "convnet")
     w.add_meta("general.name", os.path.basename(tflite_path))

@@ -105,10 +105,8 @@ class Reference:
     def __init__(self, tflite_path=TFLITE, input_size=None):
         """input_size: a square input size other than the graph's (convert_tflite.py --input-size)."""
         model = tflite.read_tflite(tflite_path)
-        self.ops, self.outputs = convert_tflite.graph_ops(model, None if input_size is None else [input_size, input_size])
-        self.input_shape = list(model.tensors[model.inputs[0]].shape[1:])
-        if input_size is not None:
-            self.input_shape[:2] = [input_size, input_size]
+        self.ops, self.outputs = convert_tflite.graph_ops(model, input_size)
+        self.input_shape = convert_tflite.input_shape(model, input_size)
         self.net = ConvNet(self.ops).eval()
 
     @torch.no_grad()
