@@ -2,7 +2,9 @@
 """The encoder converted at another input size (convert_tflite.py --input-size 320: the
 fully convolutional network on 320x320 pixels, a 10x10 grid) against the float PyTorch
 reference run at that size: grids of the four shared photos within relative L2 error
-1e-2, the cat still a cat; an input too small for the network is refused. At the
+1e-2, the cat still a cat; an input too small for the network is refused. With
+--logit-scale 1.75 (how setup builds the default's encoder) the engine's class
+probabilities are the reference's softmax of 1.75 x its logits; a scale of 0 is refused. At the
 graph's own size the converter must reproduce the shapes the TFLite file states (it
 raises otherwise), so that path is the golden test's.
 Usage: test_encoder_input_size.py CAPT_COMMAND..."""
@@ -21,14 +23,15 @@ from checks import engine_features  # noqa: E402
 
 cmd = sys.argv[1:]
 SIZE = 320
+LOGIT_SCALE = 1.75
 photos = sorted(os.path.join(mbv2_reference.ASSETS, "data", "photos", p)
                 for p in os.listdir(os.path.join(mbv2_reference.ASSETS, "data", "photos")))
 failures = 0
 with tempfile.TemporaryDirectory() as tmp:
-    def convert(out, size):
+    def convert(out, size, *options):
         return subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "convert_tflite.py"),
-                               mbv2_reference.TFLITE, mbv2_reference.LABELS, out, "--input-size", str(size)],
-                              capture_output=True, text=True, timeout=600)
+                               mbv2_reference.TFLITE, mbv2_reference.LABELS, out, "--input-size", str(size)]
+                              + list(options), capture_output=True, text=True, timeout=600)
 
     model = os.path.join(tmp, "mbv2_%d.capt" % SIZE)
     converted = convert(model, SIZE)
@@ -39,6 +42,14 @@ with tempfile.TemporaryDirectory() as tmp:
     if tiny.returncode != 1 or "too small" not in tiny.stderr or os.path.exists(os.path.join(tmp, "tiny.capt")):
         failures += 1
         print("FAIL --input-size 0: exit %d, %s" % (tiny.returncode, tiny.stderr.strip()[-300:]))
+    unscaled = convert(os.path.join(tmp, "zero.capt"), SIZE, "--logit-scale", "0")
+    if unscaled.returncode != 1 or "positive" not in unscaled.stderr:
+        failures += 1
+        print("FAIL --logit-scale 0: exit %d, %s" % (unscaled.returncode, unscaled.stderr.strip()[-300:]))
+    scaled = os.path.join(tmp, "mbv2_%d_scaled.capt" % SIZE)
+    if convert(scaled, SIZE, "--logit-scale", str(LOGIT_SCALE)).returncode != 0:
+        failures += 1
+        print("FAIL --logit-scale %g: the conversion failed" % LOGIT_SCALE)
     meta = read_capt(model).meta
     grid_shape = meta["encoder.op.%d.shape" % (meta["encoder.grid"] - 1)]
     if list(meta["encoder.input"][:2]) != [SIZE, SIZE] or list(grid_shape) != [10, 10, 1280]:
@@ -58,4 +69,17 @@ with tempfile.TemporaryDirectory() as tmp:
             top1 = labels[int(np.argmax(want["logits"]))]
             failures += "cat" not in top1
             print("%s chelsea.png top-1 at %d: %s" % ("ok  " if "cat" in top1 else "FAIL", SIZE, top1))
+            # capt classify prints the image, then "  PROBABILITY  LABEL" lines
+            r = subprocess.run(cmd + ["classify", "--model", scaled, "--top", "3", path], capture_output=True,
+                               text=True, timeout=600)
+            got = [(float(line.split(None, 1)[0]), line.split(None, 1)[1]) for line in r.stdout.splitlines()[1:]]
+            logits = LOGIT_SCALE * want["logits"].astype(np.float64)
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            expected = [(probs[k], labels[k]) for k in np.argsort(-probs)[:3]]
+            ok = (r.returncode == 0 and [g[1] for g in got] == [e[1] for e in expected]
+                  and all(abs(g[0] - e[0]) <= 1e-2 for g, e in zip(got, expected)))
+            failures += not ok
+            print("%s chelsea.png top 3 at logit scale %g: %s (reference %s)" % (
+                "ok  " if ok else "FAIL", LOGIT_SCALE, got, [(round(p, 4), l) for p, l in expected]))
 sys.exit(1 if failures else 0)
