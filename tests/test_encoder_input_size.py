@@ -3,7 +3,7 @@
 fully convolutional network on 320x320 pixels, a 10x10 grid) against the float PyTorch
 reference run at that size: grids of the four shared photos within relative L2 error
 1e-2, the cat still a cat; an input too small for the network is refused. With
---logit-scale 1.75 (how setup builds the default's encoder) the engine's class
+--logit-scale 1.75 (which gives the head its mean confidence at 224 back) the engine's class
 probabilities are the reference's softmax of 1.75 x its logits; a scale of 0 is refused. At the
 graph's own size the converter must reproduce the shapes the TFLite file states (it
 raises otherwise), so that path is the golden test's.
