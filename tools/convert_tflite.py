@@ -4,6 +4,7 @@ AVERAGE_POOL_2D, RESHAPE and SOFTMAX (MobileNetV2) into a .capt encoder: the deq
 network as a list of ops (docs/mobilenet_v2.md), preprocessing and labels.
 
 Usage: convert_tflite.py MODEL.tflite LABELS.txt OUT.capt [--q8-max-error E] [--input-size N]
+                                                  [--logit-scale S]
 
 TFLite's per-tensor uint8 weights are integers times one scale. Every layer up to the
 visual-token grid keeps them exactly (see choose_dtype): q8_0 when each block holds its
@@ -155,7 +156,11 @@ def choose_dtype(o, first, head, max_error):
     return "f16", w, 1.0
 
 
-def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input_size=None):
+def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input_size=None, logit_scale=1.0):
+    """logit_scale multiplies the classifier's logits (a softmax temperature of 1/logit_scale):
+    the head was trained on 224x224 pixels and is less confident on other sizes."""
+    if not logit_scale > 0:
+        raise ValueError("the logit scale must be positive, not %g" % logit_scale)
     model = tflite.read_tflite(tflite_path)
     ops, outputs = graph_ops(model, input_size)
     labels = [line.rstrip("\n") for line in open(labels_path, encoding="utf-8")]
@@ -193,14 +198,15 @@ def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input
                 dt, stored, alpha = "f32", o["weight"], 1.0
             else:
                 dt, stored, alpha = choose_dtype(o, i == 0, i + 1 > outputs["grid"], q8_max_error)
+            scale = alpha * logit_scale if i + 1 == outputs["logits"] else alpha  # value v is op v-1's
             dtypes[dt] = dtypes.get(dt, 0) + 1
             if stored.dtype == np.uint8:  # encoded q8_0 blocks
                 w.add_tensor_raw(p + "weight", stored.tobytes(), dt, o["weight"].shape)
             else:
                 w.add_tensor(p + "weight", stored, dt)
-            # y = alpha * (x . W_stored^T + bias / alpha)
-            if alpha != 1.0:
-                w.add_meta(p + "output_scale", alpha)
+            # y = alpha * (x . W_stored^T + bias / alpha), times the logit scale for the head
+            if scale != 1.0:
+                w.add_meta(p + "output_scale", scale)
             w.add_tensor(p + "bias", o["bias"] / np.float32(alpha), "f32")
     return w, dtypes
 
@@ -213,9 +219,12 @@ def main():
     ap.add_argument("--q8-max-error", type=float, default=1e-2,
                     help="largest relative L2 error of the classifier head in q8_0 (default 1e-2)")
     ap.add_argument("--input-size", type=int, help="run the network at this square input size instead of the graph's")
+    ap.add_argument("--logit-scale", type=float, default=1.0,
+                    help="multiply the classifier's logits by this (calibrates its confidence at another input size)")
     args = ap.parse_args()
     try:
-        w, dtypes = convert(args.tflite, args.labels, args.q8_max_error, input_size=args.input_size)
+        w, dtypes = convert(args.tflite, args.labels, args.q8_max_error, input_size=args.input_size,
+                            logit_scale=args.logit_scale)
     except ValueError as e:
         print("convert_tflite: %s" % e, file=sys.stderr)
         return 1
