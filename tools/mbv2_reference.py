@@ -99,6 +99,13 @@ class ConvNet(torch.nn.Module):
         return values
 
 
+def class_probs(logits, logit_scale=1.0):
+    """Softmax of logit_scale x the head's logits (convert_tflite.py --logit-scale), float64."""
+    z = logit_scale * np.asarray(logits, dtype=np.float64)
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
 class Reference:
     """The whole encoder on one image."""
 
@@ -142,9 +149,7 @@ def main():
     if args.classify:
         labels = [line.rstrip("\n") for line in open(LABELS)]
         for path in args.classify:
-            logits = ref.features(path)["logits"]
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
+            p = class_probs(ref.features(path)["logits"])
             print(path)
             for c in np.argsort(-p)[:5]:
                 print("  %.4f  %s" % (p[c], labels[c]))
