@@ -4,7 +4,7 @@ fully convolutional network on 320x320 pixels, a 10x10 grid) against the float P
 reference run at that size: grids of the four shared photos within relative L2 error
 1e-2, the cat still a cat; an input too small for the network is refused. With
 --logit-scale 1.75 (which gives the head its mean confidence at 224 back) the engine's class
-probabilities are the reference's softmax of 1.75 x its logits; a scale of 0 is refused. At the
+probabilities are the reference's softmax of 1.75 x its logits; a scale of 0 or inf is refused. At the
 graph's own size the converter must reproduce the shapes the TFLite file states (it
 raises otherwise), so that path is the golden test's.
 Usage: test_encoder_input_size.py CAPT_COMMAND..."""
@@ -43,10 +43,11 @@ with tempfile.TemporaryDirectory() as tmp:
     if tiny.returncode != 1 or "too small" not in tiny.stderr or os.path.exists(os.path.join(tmp, "tiny.capt")):
         failures += 1
         print("FAIL --input-size 0: exit %d, %s" % (tiny.returncode, tiny.stderr.strip()[-300:]))
-    zero_scale = convert(os.path.join(tmp, "zero.capt"), SIZE, "--logit-scale", "0")
-    if zero_scale.returncode != 1 or "positive" not in zero_scale.stderr:
-        failures += 1
-        print("FAIL --logit-scale 0: exit %d, %s" % (zero_scale.returncode, zero_scale.stderr.strip()[-300:]))
+    for bad_scale in ("0", "inf"):
+        refused = convert(os.path.join(tmp, "bad.capt"), SIZE, "--logit-scale", bad_scale)
+        if refused.returncode != 1 or "positive and finite" not in refused.stderr:
+            failures += 1
+            print("FAIL --logit-scale %s: exit %d, %s" % (bad_scale, refused.returncode, refused.stderr.strip()[-300:]))
     meta = read_capt(model).meta
     grid_shape = meta["encoder.op.%d.shape" % (meta["encoder.grid"] - 1)]
     if list(meta["encoder.input"][:2]) != [SIZE, SIZE] or list(grid_shape) != [10, 10, 1280]:

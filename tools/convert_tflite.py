@@ -159,8 +159,8 @@ def choose_dtype(o, first, head, max_error):
 def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input_size=None, logit_scale=1.0):
     """logit_scale multiplies the classifier's logits (a softmax temperature of 1/logit_scale):
     the head was trained on 224x224 pixels and is less confident on other sizes."""
-    if not logit_scale > 0:
-        raise ValueError("the logit scale must be positive, not %g" % logit_scale)
+    if not 0 < logit_scale < float("inf"):
+        raise ValueError("the logit scale must be positive and finite, not %g" % logit_scale)
     model = tflite.read_tflite(tflite_path)
     ops, outputs = graph_ops(model, input_size)
     labels = [line.rstrip("\n") for line in open(labels_path, encoding="utf-8")]
