@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
             worst_grid = fmaxf(worst_grid, fabsf(capt_f16_to_f32(capt_f32_to_f16(f.grid[k])) - grid[k]));
 
         /* Logits of the first steps from the stored grid, along the greedy path. */
-        CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, &err) == CAPT_OK, "%s", err.message);
+        CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, NULL, 0, &err) == CAPT_OK, "%s", err.message);
         int32_t token = CAPT_DECODER_START;
         for (int t = 0; t < steps; t++) {
             CHECK(capt_decoder_step(dec, &ctx->dec, ctx->pool, ctx->isa, &token, 1, t, &err) == CAPT_OK, "%s",

@@ -237,6 +237,33 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
 capt_status capt_encode_pixels(capt_context *ctx, const float *pixels, int width, int height, capt_features *out);
 
 /* ------------------------------------------------------------------------------------
+ * Objects (docs/detector.md): a model file with a detector ("detector.*": CenterNet
+ * MobileNetV3, COCO's 80 categories) finds objects; a caption decoder trained with it
+ * reads the most confident ones as visual tokens beside the encoder's grid.
+ * ---------------------------------------------------------------------------------- */
+
+typedef struct capt_detection {
+    float x0, y0, x1, y1; /* the box: left, top, right, bottom in 0..1 of the image's width and height */
+    float score;          /* the detector's confidence, 0..1 */
+    int class_index;      /* 0 .. classes - 1 */
+    capt_str label;       /* the class name ("person", "dog", ...), pointing into the model file */
+} capt_detection;
+
+/* 1 when the model file holds a detector. */
+int capt_model_has_detector(const capt_model *model);
+
+typedef struct capt_detections {
+    int n;
+    const capt_detection *items; /* [n], most confident first */
+    double detect_ms;            /* resizing and running the detector */
+} capt_detections;
+
+/* The objects the detector finds with score >= min_score (at most its
+ * detector.max_detections), most confident first. Valid until the next call on ctx;
+ * CAPT_E_UNSUPPORTED without a detector. */
+capt_status capt_detect(capt_context *ctx, const capt_image *image, float min_score, capt_detections *out);
+
+/* ------------------------------------------------------------------------------------
  * CLIP (docs/clip.md): a file with encoder.type "vit" and a text tower ("text.*")
  * embeds images and texts in one space. For a ViT, capt_features' tokens are the 50
  * pre-projection tokens (class token first), grid the patches' among them, pooled the
@@ -319,6 +346,13 @@ typedef struct capt_result {
     capt_concept concepts[CAPT_MAX_CONCEPTS];
     int vocab;
     float *first_logits; /* [vocab]: the decoder's logits at the first step (for checks) */
+    /* The detected objects the decoder read (with a decoder trained on them; else 0),
+     * most confident first, and each generated token's cross-attention to them, head
+     * average: detection_attention[(layer * n_tokens + token) * n_detections + k]. */
+    int n_detections;
+    capt_detection *detections;
+    float *detection_attention;
+    double detect_ms;
 } capt_result;
 
 void capt_result_free(capt_result *result);

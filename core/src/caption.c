@@ -26,6 +26,8 @@ void capt_result_free(capt_result *r) {
     free(r->attention);
     free(r->attention_mean);
     free(r->first_logits);
+    free(r->detections);
+    free(r->detection_attention);
     free(r);
 }
 
@@ -229,9 +231,10 @@ static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
 /* ---- the caption ------------------------------------------------------------------------------ */
 
 static capt_status build_result(const capt_decoder *dec, const hyp *h, const float *first_logits, int raw,
-                                capt_result **out) {
-    /* The maps cover the grid cells; a global token's share of the attention is left out. */
-    const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, M = dec->n_memory, T = h->n;
+                                const capt_detection *dets, int n_dets, capt_result **out) {
+    /* The maps cover the grid cells; a global token's share of the attention is left out,
+     * the detections' is reported apart. */
+    const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, M = dec->n_memory, T = h->n, D = n_dets;
     capt_result *r = calloc(1, sizeof *r);
     size_t text_bytes = 0;
     for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
@@ -241,14 +244,19 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
         r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
         r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));
         r->first_logits = malloc(sizeof(float) * (size_t)dec->vocab);
+        r->detections = malloc(sizeof(capt_detection) * (size_t)(D ? D : 1));
+        r->detection_attention = malloc(sizeof(float) * ((size_t)L * T * D + 1));
     }
-    if (!r || !r->caption || !r->tokens || !r->attention || !r->attention_mean || !r->first_logits) {
+    if (!r || !r->caption || !r->tokens || !r->attention || !r->attention_mean || !r->first_logits || !r->detections ||
+        !r->detection_attention) {
         capt_result_free(r);
         return CAPT_E_NOMEM;
     }
     r->n_tokens = T, r->layers = L, r->heads = H, r->grid_h = dec->grid_h, r->grid_w = dec->grid_w;
     r->vocab = dec->vocab;
     memcpy(r->first_logits, first_logits, sizeof(float) * (size_t)dec->vocab);
+    r->n_detections = D;
+    if (D) memcpy(r->detections, dets, sizeof(capt_detection) * (size_t)D);
     char *texts = (char *)(r->tokens + (T ? T : 1));
     for (int i = 0; i < T; i++) {
         capt_str t = capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]);
@@ -266,6 +274,12 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
                 const float *src = h->attn + (size_t)t * L * H * M + ((size_t)l * H + hd) * M + dec->n_global;
                 memcpy(r->attention + (((size_t)l * H + hd) * T + t) * N, src, sizeof(float) * N);
                 for (int c = 0; c < N; c++) mean[c] += src[c] / (float)H;
+            }
+            float *det_mean = r->detection_attention + ((size_t)l * T + t) * D;
+            for (int k = 0; k < D; k++) det_mean[k] = 0;
+            for (int hd = 0; hd < H; hd++) {
+                const float *src = h->attn + (size_t)t * L * H * M + ((size_t)l * H + hd) * M + dec->n_visual;
+                for (int k = 0; k < D; k++) det_mean[k] += src[k] / (float)H;
             }
         }
     *out = r;
@@ -314,7 +328,8 @@ static void apply_guidance(const guidance *g, const hyp *h, float *logits) {
     }
 }
 
-static capt_status search(capt_context *ctx, const capt_caption_params *p, const guidance *g, capt_result **out) {
+static capt_status search(capt_context *ctx, const capt_caption_params *p, const guidance *g,
+                          const capt_detection *dets, int n_dets, capt_result **out) {
     const capt_decoder *dec = ctx->model->decoder;
     decoder_state *s = &ctx->dec;
     const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->n_memory;
@@ -390,7 +405,7 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
     if (!st && step == p->max_tokens)
         for (int b = 0; b < n_live; b++)
             finish(&bm, &bm.live[b], (double)bm.live[b].score / pow(bm.live[b].n > 1 ? bm.live[b].n : 1, p->length_alpha));
-    if (!st && (st = build_result(dec, &bm.best, first_logits, p->raw, out)) != CAPT_OK)
+    if (!st && (st = build_result(dec, &bm.best, first_logits, p->raw, dets, n_dets, out)) != CAPT_OK)
         snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
     else if (st && st != CAPT_E_NOMEM)
         capt_context_fail(ctx, &e);
@@ -449,11 +464,22 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     capt_features f;
     capt_status st = capt_encode(ctx, image, &f);
     if (st) return st;
+    /* A decoder trained with detections reads the most confident (ctx->detections stays
+     * valid: the encoder does not touch it). */
+    capt_detections found = {0, NULL, 0.0};
+    if (dec->det_max > 0) {
+        if (!ctx->model->detector) {
+            snprintf(ctx->error, sizeof ctx->error, "this model's decoder reads detections but it has no detector");
+            return CAPT_E_UNSUPPORTED;
+        }
+        if ((st = capt_detect(ctx, image, dec->det_min_score, &found)) != CAPT_OK) return st;
+        if (found.n > dec->det_max) found.n = dec->det_max;
+    }
     double t0 = capt_now_ms();
     capt_error e;
-    /* The decoder reads the last n_memory tokens: the grid, after the global ones it uses. */
-    const float *tokens = f.tokens + (size_t)(f.n_tokens - dec->n_memory) * f.channels;
-    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, tokens, &e)) != CAPT_OK)
+    /* The decoder reads the last n_visual tokens: the grid, after the global ones it uses. */
+    const float *tokens = f.tokens + (size_t)(f.n_tokens - dec->n_visual) * f.channels;
+    if ((st = capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, tokens, found.items, found.n, &e)) != CAPT_OK)
         return capt_context_fail(ctx, &e);
     const float *probs = NULL;
     if (f.logits && f.n_classes > 0 && ctx->class_probs) {
@@ -462,8 +488,9 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
     }
     guidance g = {0};
     if (!p.no_concepts) guidance_from(dec, probs, f.n_classes, &g);
-    if ((st = search(ctx, &p, &g, out)) != CAPT_OK) return st;
+    if ((st = search(ctx, &p, &g, found.items, found.n, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
+    (*out)->detect_ms = found.detect_ms;
     (*out)->preprocess_ms = f.preprocess_ms;
     top_concepts(ctx->model, probs, f.n_classes, *out);
     (*out)->caption_ms = capt_now_ms() - t0;

@@ -7,14 +7,8 @@
 #include "clip.h"
 #include "convnet.h"
 #include "decoder.h"
-
-typedef struct preprocess {
-    int width, height;     /* the encoder's input */
-    int shortest_side;     /* > 0: resize so the shorter side is this long, then crop the centre;
-                            * 0: stretch to width x height */
-    capt_resample filter;
-    float mean[3], std[3]; /* in 0..1 units: x = (p/255 - mean) / std */
-} preprocess;
+#include "detector.h"
+#include "preprocess.h"
 
 struct capt_model {
     capt_file *file;
@@ -22,6 +16,7 @@ struct capt_model {
     capt_convnet *encoder;   /* one of encoder (a convnet) ... */
     clip_vision *vit;        /* ... and vit (CLIP's image tower) */
     const capt_meta *labels; /* string array or NULL */
+    capt_detector *detector; /* the object detector, or NULL */
     capt_decoder *decoder;   /* NULL for an encoder-only file */
     clip_text *text;         /* CLIP's text tower, or NULL */
     const capt_meta *merges; /* the text tower's BPE merges */
@@ -38,6 +33,9 @@ struct capt_context {
     int32_t *ids;        /* [text context] */
     float *input;        /* [height, width, 3] */
     float *class_probs;  /* [classes]: the softmax of the encoder's classifier, when it has one */
+    convnet_work det_work;         /* with a detector: its activations, */
+    float *det_input;              /* its input [height, width, 3] */
+    capt_detection *detections;    /* and the peaks of the last image [max_detections] */
     decoder_state dec; /* when the model has a decoder */
     char error[256];
 };

@@ -1,6 +1,7 @@
 /* convnet.c — the convolutional encoder: loading the op list of docs/mobilenet_v2.md,
  * checking every shape against its weights, planning activation memory, and the
  * forward pass (1x1 convolutions are matrix products, others go through im2col). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,24 @@ static int conv_out_ok(int in, int out, int k, int stride, int pad) {
            (int64_t)(out - 1) * stride - pad + k - 1 >= 0 && (int64_t)(out - 1) * stride - pad + k - 1 - (in - 1) < k;
 }
 
+/* The activation named by `<op>.activation` ("none" when absent). */
+static int read_activation(reader *r, int i, convnet_act *act) {
+    static const char *const names[] = {"none", "relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid"};
+    *act = ACT_NONE;
+    if (!find(r, "activation", CAPT_META_STRING, i)) return 1;
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++)
+        if (read_string_is(r, "activation", i, names[k])) {
+            *act = (convnet_act)k;
+            return 1;
+        }
+    capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown activation", i);
+    return 0;
+}
+
+static int same_shape(convnet_shape a, convnet_shape b) { return a.h == b.h && a.w == b.w && a.c == b.c; }
+
 static capt_status load_op(reader *r, capt_convnet *net, int i) {
+    static const char *const types[] = {"conv2d", "depthwise", "add", "mean", "mul", "upsample", "concat"};
     convnet_op *op = &net->ops[i];
     int shape[3], inputs[2];
     convnet_shape *out = &net->shapes[i + 1];
@@ -94,29 +112,43 @@ static capt_status load_op(reader *r, capt_convnet *net, int i) {
     *out = (convnet_shape){shape[0], shape[1], shape[2]};
     if (out->h > MAX_SIDE || out->w > MAX_SIDE || value_floats(*out) > MAX_VALUE_FLOATS)
         return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d output %dx%dx%d is too large", i, out->h, out->w, out->c);
-    if (read_string_is(r, "type", i, "conv2d")) op->kind = OP_CONV2D;
-    else if (read_string_is(r, "type", i, "depthwise")) op->kind = OP_DEPTHWISE;
-    else if (read_string_is(r, "type", i, "add")) op->kind = OP_ADD;
-    else if (read_string_is(r, "type", i, "mean")) op->kind = OP_MEAN;
-    else return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown or missing type", i);
-    op->n_inputs = op->kind == OP_ADD ? 2 : 1;
+    int kind = -1;
+    for (int k = 0; k < (int)(sizeof types / sizeof types[0]) && kind < 0; k++)
+        if (read_string_is(r, "type", i, types[k])) kind = k;
+    if (kind < 0) return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown or missing type", i);
+    op->kind = (convnet_op_kind)kind;
+    op->n_inputs = op->kind == OP_ADD || op->kind == OP_MUL || op->kind == OP_CONCAT ? 2 : 1;
     if (!read_ints(r, "inputs", i, (size_t)op->n_inputs, 0, i, inputs)) return CAPT_E_FORMAT;
     memcpy(op->inputs, inputs, sizeof inputs);
-    convnet_shape in = net->shapes[op->inputs[0]];
-    op->relu6 = read_string_is(r, "activation", i, "relu6");
-    if (!op->relu6 && find(r, "activation", CAPT_META_STRING, i) && !read_string_is(r, "activation", i, "none"))
-        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d has an unknown activation", i);
+    convnet_shape in = net->shapes[op->inputs[0]], b = net->shapes[op->inputs[op->n_inputs - 1]];
+    if (!read_activation(r, i, &op->act)) return CAPT_E_FORMAT;
 
-    if (op->kind == OP_ADD) {
-        convnet_shape b = net->shapes[op->inputs[1]];
-        if (memcmp(&in, out, sizeof in) || memcmp(&b, out, sizeof b))
+    switch (op->kind) {
+    case OP_ADD:
+        if (!same_shape(in, *out) || !same_shape(b, *out))
             return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d adds values of different shapes", i);
         return CAPT_OK;
-    }
-    if (op->kind == OP_MEAN) {
+    case OP_MUL:
+        if (!same_shape(in, *out) || b.h != 1 || b.w != 1 || b.c != out->c)
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (mul) must scale %dx%dx%d by 1x1x%d", i, out->h, out->w,
+                             out->c, out->c);
+        return CAPT_OK;
+    case OP_CONCAT:
+        if (in.h != out->h || in.w != out->w || b.h != out->h || b.w != out->w || in.c + b.c != out->c)
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (concat) does not give %dx%dx%d", i, out->h, out->w,
+                             out->c);
+        return CAPT_OK;
+    case OP_UPSAMPLE:
+        if (in.c != out->c || out->h < in.h || out->w < in.w)
+            return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (upsample) must enlarge %dx%dx%d", i, in.h, in.w, in.c);
+        return CAPT_OK;
+    case OP_MEAN:
         if (out->h != 1 || out->w != 1 || out->c != in.c)
             return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (mean) must give 1x1x%d", i, in.c);
         return CAPT_OK;
+    case OP_CONV2D:
+    case OP_DEPTHWISE:
+        break;
     }
     int kernel[2], stride[2], pad[2];
     if (!read_ints(r, "kernel", i, 2, 1, MAX_KERNEL, kernel) || !read_ints(r, "stride", i, 2, 1, MAX_KERNEL, stride) ||
@@ -170,7 +202,7 @@ static capt_status plan_memory(capt_convnet *net, capt_error *err) {
     for (int v = 0; v < n_values; v++) last_use[v] = v; /* a value nobody reads dies at once */
     for (int i = 0; i < net->n_ops; i++)
         for (int k = 0; k < net->ops[i].n_inputs; k++) last_use[net->ops[i].inputs[k]] = i + 1;
-    last_use[net->grid] = last_use[net->pooled] = last_use[net->logits] = n_values;
+    for (int k = 0; k < net->n_outputs; k++) last_use[net->outputs[k]] = n_values;
     net->n_slots = 0;
     for (int v = 0; v < n_values; v++) {
         /* Value v is written by op v-1 while its inputs (last used by op v-1, i.e. at time v)
@@ -189,8 +221,11 @@ static capt_status plan_memory(capt_convnet *net, capt_error *err) {
     return CAPT_OK;
 }
 
-capt_status capt_convnet_load(const capt_file *file, const char *prefix, capt_convnet **out, capt_error *err) {
+capt_status capt_convnet_load(const capt_file *file, const char *prefix, const char *const *output_names,
+                              int n_outputs, capt_convnet **out, capt_error *err) {
     *out = NULL;
+    if (n_outputs < 1 || n_outputs > CONVNET_MAX_OUTPUTS)
+        return capt_fail(err, CAPT_E_ARG, "capt_convnet_load: 1..%d outputs", CONVNET_MAX_OUTPUTS);
     reader r = {file, prefix, err};
     capt_convnet *net = calloc(1, sizeof *net);
     if (!net) return capt_fail(err, CAPT_E_NOMEM, "model: out of memory");
@@ -209,6 +244,15 @@ capt_status capt_convnet_load(const capt_file *file, const char *prefix, capt_co
             goto fail;
         }
     }
+    net->hard_scale = 1.0f / 6.0f;
+    {
+        const capt_meta *h = find(&r, "hard_scale", CAPT_META_FLOAT, -1);
+        if (h && !(h->float_value > 0 && h->float_value < 1)) {
+            capt_fail(err, CAPT_E_FORMAT, "model: %s.hard_scale must be in (0, 1)", prefix);
+            goto fail;
+        }
+        if (h) net->hard_scale = (float)h->float_value;
+    }
     net->ops = calloc((size_t)net->n_ops, sizeof *net->ops);
     net->shapes = calloc((size_t)net->n_ops + 1, sizeof *net->shapes);
     if (!net->ops || !net->shapes) {
@@ -219,14 +263,9 @@ capt_status capt_convnet_load(const capt_file *file, const char *prefix, capt_co
     for (int i = 0; i < net->n_ops; i++)
         if ((st = load_op(&r, net, i)) != CAPT_OK) goto fail;
     st = CAPT_E_FORMAT;
-    if (!read_int(&r, "grid", -1, 0, net->n_ops, &net->grid) || !read_int(&r, "pooled", -1, 0, net->n_ops, &net->pooled) ||
-        !read_int(&r, "logits", -1, 0, net->n_ops, &net->logits))
-        goto fail;
-    if (net->shapes[net->pooled].h != 1 || net->shapes[net->pooled].w != 1 || net->shapes[net->logits].h != 1 ||
-        net->shapes[net->logits].w != 1 || net->shapes[net->pooled].c != net->shapes[net->grid].c) {
-        capt_fail(err, CAPT_E_FORMAT, "model: the pooled and logits outputs must be 1x1 vectors");
-        goto fail;
-    }
+    net->n_outputs = n_outputs;
+    for (int k = 0; k < n_outputs; k++)
+        if (!read_int(&r, output_names[k], -1, 0, net->n_ops, &net->outputs[k])) goto fail;
     for (int i = 0; i < net->n_ops; i++) {
         const convnet_op *op = &net->ops[i];
         convnet_shape o = net->shapes[i + 1];
@@ -266,7 +305,7 @@ capt_status capt_convnet_work_alloc(const capt_convnet *net, convnet_work *work,
     for (int s = 0; ok && s < net->n_slots; s++) ok = (work->slots[s] = malloc(net->slot_floats[s] * sizeof(float))) != NULL;
     if (!ok) {
         capt_convnet_work_free(net, work);
-        return capt_fail(err, CAPT_E_NOMEM, "encoder: out of memory for activations");
+        return capt_fail(err, CAPT_E_NOMEM, "model: out of memory for a network's activations");
     }
     return CAPT_OK;
 }
@@ -287,18 +326,62 @@ static float *value_ptr(const capt_convnet *net, const convnet_work *work, int v
     return work->slots[net->value_slot[value]];
 }
 
-static void scale_relu6(float *x, size_t n, float scale, int relu6) {
-    if (relu6)
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i] * scale;
-            x[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
-        }
-    else
+static float relu6f(float v) { return v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v); }
+
+/* x = act(scale * x) over n values (scale 1: the activation alone). */
+static void scale_activate(float *x, size_t n, float scale, convnet_act act, float hard_scale) {
+    if (scale != 1.0f)
         for (size_t i = 0; i < n; i++) x[i] *= scale;
+    switch (act) {
+    case ACT_NONE: break;
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
+        break;
+    case ACT_RELU6:
+        for (size_t i = 0; i < n; i++) x[i] = relu6f(x[i]);
+        break;
+    case ACT_HARD_SWISH: /* in the graph's order: (h·x)·relu6(x + 3) */
+        for (size_t i = 0; i < n; i++) x[i] = (hard_scale * x[i]) * relu6f(x[i] + 3.0f);
+        break;
+    case ACT_HARD_SIGMOID:
+        for (size_t i = 0; i < n; i++) x[i] = relu6f(x[i] + 3.0f) * hard_scale;
+        break;
+    case ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    }
 }
 
-static void relu6_inplace(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]);
+/* One axis of TensorFlow's legacy bilinear resize: output i reads input position
+ * i * in / out, between cells lo and hi = min(lo + 1, in - 1). */
+static void upsample_axis(int out_i, int in, int out, int *lo, int *hi, float *frac) {
+    float src = (float)out_i * ((float)in / (float)out);
+    int l = (int)src;
+    if (l > in - 1) l = in - 1;
+    *lo = l;
+    *hi = l + 1 < in ? l + 1 : in - 1;
+    *frac = src - (float)l;
+}
+
+/* [in.h, in.w, C] -> [out.h, out.w, C], as tf.image.resize_bilinear(align_corners=False,
+ * half_pixel_centers=False): top and bottom rows interpolated in x, then in y. */
+static void upsample_bilinear(const float *x, convnet_shape in, float *y, convnet_shape out) {
+    const int C = in.c;
+    for (int oy = 0; oy < out.h; oy++) {
+        int y0, y1, x0, x1;
+        float fy, fx;
+        upsample_axis(oy, in.h, out.h, &y0, &y1, &fy);
+        for (int ox = 0; ox < out.w; ox++) {
+            upsample_axis(ox, in.w, out.w, &x0, &x1, &fx);
+            const float *a = x + ((size_t)y0 * in.w + x0) * C, *b = x + ((size_t)y0 * in.w + x1) * C;
+            const float *c = x + ((size_t)y1 * in.w + x0) * C, *d = x + ((size_t)y1 * in.w + x1) * C;
+            float *dst = y + ((size_t)oy * out.w + ox) * C;
+            for (int k = 0; k < C; k++) {
+                float top = a[k] + (b[k] - a[k]) * fx, bottom = c[k] + (d[k] - c[k]) * fx;
+                dst[k] = top + (bottom - top) * fy;
+            }
+        }
+    }
 }
 
 /* [in.h, in.w, in.c] -> [out.h * out.w, kh * kw * in.c] patches, zeros outside. */
@@ -328,8 +411,11 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
         const convnet_op *op = &net->ops[i];
         convnet_shape in = net->shapes[op->inputs[0]], out = net->shapes[i + 1];
         const float *x = value_ptr(net, work, op->inputs[0]);
+        const float *b = value_ptr(net, work, op->inputs[op->n_inputs - 1]);
         float *y = value_ptr(net, work, i + 1);
         size_t n_out = value_floats(out);
+        float scale = 1.0f;
+        convnet_act act = op->act;
         capt_status st = CAPT_OK;
         switch (op->kind) {
         case OP_CONV2D: {
@@ -339,23 +425,38 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
             capt_gemm_args g = {.x = pointwise ? x : work->im2col, .w = op->weight->data, .wtype = op->weight->dtype,
                                 .bias = op->bias, .y = y, .M = out.h * out.w, .N = out.c, .K = (int)op->weight->dims[1]};
             st = capt_gemm(pool, isa, &g, err);
-            /* Scale and clamp in one pass over the output (a pass after the product was
+            /* Scale and activate in one pass over the output (a pass after the product was
              * measured faster than the same work on each register tile). */
-            if (op->output_scale != 1.0f || op->relu6) scale_relu6(y, n_out, op->output_scale, op->relu6);
+            scale = op->output_scale;
             break;
         }
         case OP_DEPTHWISE: {
+            /* relu6 is fused into the kernel; other activations follow in a pass */
             capt_dwconv_args d = {x, in.h, in.w, in.c, op->depthwise_weight, op->bias, y, out.h, out.w,
-                                  op->kh, op->kw, op->stride_h, op->stride_w, op->pad_top, op->pad_left, op->relu6};
+                                  op->kh, op->kw, op->stride_h, op->stride_w, op->pad_top, op->pad_left,
+                                  act == ACT_RELU6};
             st = capt_dwconv(pool, isa, &d, err);
+            if (act == ACT_RELU6) act = ACT_NONE;
             break;
         }
-        case OP_ADD: {
-            const float *b = value_ptr(net, work, op->inputs[1]);
+        case OP_ADD:
             for (size_t k = 0; k < n_out; k++) y[k] = x[k] + b[k];
-            if (op->relu6) relu6_inplace(y, n_out);
+            break;
+        case OP_MUL:
+            for (size_t p = 0, pixels = (size_t)out.h * out.w; p < pixels; p++)
+                for (int c = 0; c < out.c; c++) y[p * out.c + c] = b[c] * x[p * out.c + c];
+            break;
+        case OP_CONCAT: {
+            const int ca = in.c, cb = out.c - in.c;
+            for (size_t p = 0, pixels = (size_t)out.h * out.w; p < pixels; p++) {
+                memcpy(y + p * out.c, x + p * ca, sizeof(float) * (size_t)ca);
+                memcpy(y + p * out.c + ca, b + p * cb, sizeof(float) * (size_t)cb);
+            }
             break;
         }
+        case OP_UPSAMPLE:
+            upsample_bilinear(x, in, y, out);
+            break;
         case OP_MEAN: {
             size_t pixels = (size_t)in.h * in.w;
             for (int c = 0; c < in.c; c++) y[c] = 0.0f;
@@ -366,6 +467,7 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
         }
         }
         if (st) return st;
+        if (scale != 1.0f || act != ACT_NONE) scale_activate(y, n_out, scale, act, net->hard_scale);
     }
     return CAPT_OK;
 }

@@ -28,7 +28,7 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->grid_w = nn_meta_int(&l, "decoder.grid_w", 1, 1024);
     dec->d_visual = nn_meta_int(&l, "decoder.d_visual", 1, 65536);
     dec->n_global = capt_file_find_meta(f, "decoder.n_global") ? nn_meta_int(&l, "decoder.n_global", 0, 1) : 0;
-    dec->n_memory = dec->n_global + dec->grid_h * dec->grid_w;
+    dec->n_visual = dec->n_global + dec->grid_h * dec->grid_w;
     dec->ln_eps = nn_meta_float(&l, "decoder.ln_eps", 1e-5f);
     if (l.ok && dec->d % dec->heads)
         l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.d_model is not a multiple of n_heads");
@@ -66,6 +66,20 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
         dec->concept_beta = nn_meta_float(&l, "decoder.concept_beta", 0.0f);
         dec->concept_tau = nn_meta_float(&l, "decoder.concept_tau", 1.0f);
     }
+    if (l.ok && capt_file_find_meta(f, "decoder.det_max")) {
+        dec->det_max = nn_meta_int(&l, "decoder.det_max", 0, 256);
+        dec->det_classes = nn_meta_int(&l, "decoder.det_classes", 1, 65536);
+        dec->det_counts = nn_meta_int(&l, "decoder.det_counts", 1, 256);
+        dec->det_min_score = nn_meta_float(&l, "decoder.det_min_score", 0.0f);
+        if (l.ok && !(dec->det_min_score >= 0.0f && dec->det_min_score <= 1.0f))
+            l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.det_min_score must be in 0..1");
+        dec->det_class = nn_mat_f32(&l, "decoder.det.class", dec->det_classes, d);
+        dec->det_box = nn_linear(&l, "decoder.det.box", d, CAPT_DET_FEATURES, 1);
+        dec->det_count = nn_mat_f32(&l, "decoder.det.count", dec->det_counts, d);
+        dec->lnd_w = nn_vec(&l, "decoder.det.ln.weight", d);
+        dec->lnd_b = nn_vec(&l, "decoder.det.ln.bias", d);
+    }
+    dec->n_memory = dec->n_visual + dec->det_max;
     dec->layer = l.ok ? calloc((size_t)dec->layers, sizeof *dec->layer) : NULL;
     if (l.ok && !dec->layer) l.ok = 0, capt_fail(err, CAPT_E_NOMEM, "out of memory");
     for (int i = 0; l.ok && i < dec->layers; i++) {
@@ -119,7 +133,7 @@ capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, dec
                  {&s->scores, B * (size_t)dec->heads * span},
                  {&s->logits, B * (size_t)dec->vocab},
                  {&s->cross_weights, B * L * (size_t)dec->heads * N},
-                 {&s->grid16, N * (size_t)dec->d_visual}};
+                 {&s->grid16, (size_t)dec->n_visual * dec->d_visual}};
     if (nn_alloc_buffers(parts, sizeof parts / sizeof parts[0])) return CAPT_OK;
     capt_decoder_state_free(s);
     return capt_fail(err, CAPT_E_NOMEM, "decoder: out of memory for its state");
@@ -135,13 +149,13 @@ void capt_decoder_state_free(decoder_state *s) {
 /* ---- building blocks ------------------------------------------------------------------------ */
 
 /* One query row per head against n key rows (stride ld floats): out[d] and the weights
- * [heads][n] left in w. */
+ * of head h left in w[h * w_stride ..][n]. */
 static void attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
-                   float *out) {
+                   size_t w_stride, float *out) {
     int hd = d / heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) {
-        float *wh = w + (size_t)h * n;
+        float *wh = w + (size_t)h * w_stride;
         for (int j = 0; j < n; j++) {
             const float *kj = k + (size_t)j * ld + (size_t)h * hd;
             float dot = 0;
@@ -160,23 +174,63 @@ static void attend(const float *q, const float *k, const float *v, int n, size_t
 
 /* ---- the network ------------------------------------------------------------------------------ */
 
+/* The detection token's box features (CAPT_DET_FEATURES). */
+static void det_features(const capt_detection *t, float *f) {
+    float w = t->x1 - t->x0, h = t->y1 - t->y0;
+    float values[CAPT_DET_FEATURES] = {t->x0, t->y0, t->x1, t->y1, (t->x0 + t->x1) / 2, (t->y0 + t->y1) / 2, w, h, w * h,
+                                       t->score};
+    memcpy(f, values, sizeof values);
+}
+
+/* Memory rows of the detections: LN_d(class[c] + box(features) + count[min(n_c, counts) - 1]),
+ * n_c the number of tokens of class c. */
+static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, capt_isa isa, const capt_detection *dets,
+                                    int n, float *mem, capt_error *err) {
+    const int d = dec->d;
+    float features[CAPT_DET_FEATURES * 256] = {0};
+    for (int k = 0; k < n; k++) {
+        if (dets[k].class_index < 0 || dets[k].class_index >= dec->det_classes)
+            return capt_fail(err, CAPT_E_ARG, "decoder: detection class %d is outside 0..%d", dets[k].class_index,
+                             dec->det_classes - 1);
+        det_features(&dets[k], features + (size_t)k * CAPT_DET_FEATURES);
+    }
+    capt_status st = nn_linear_apply(&dec->det_box, pool, isa, features, n, mem, err); /* [n, d] */
+    if (st) return st;
+    for (int k = 0; k < n; k++) {
+        int same = 0;
+        for (int j = 0; j < n; j++) same += dets[j].class_index == dets[k].class_index;
+        float *m = mem + (size_t)k * d;
+        nn_add_into(m, dec->det_class + (size_t)dets[k].class_index * d, (size_t)d);
+        nn_add_into(m, dec->det_count + (size_t)((same < dec->det_counts ? same : dec->det_counts) - 1) * d, (size_t)d);
+    }
+    nn_layer_norm(mem, mem, n, d, dec->lnd_w, dec->lnd_b, dec->ln_eps);
+    return CAPT_OK;
+}
+
 capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
-                               const float *grid, capt_error *err) {
-    const int d = dec->d, N = dec->n_memory, G = dec->n_global;
+                               const float *grid, const capt_detection *dets, int n_dets, capt_error *err) {
+    const int d = dec->d, V = dec->n_visual, G = dec->n_global;
+    if (n_dets < 0 || n_dets > dec->det_max)
+        return capt_fail(err, CAPT_E_ARG, "decoder: %d detections given, it reads at most %d", n_dets, dec->det_max);
+    const int N = s->n_memory = V + n_dets;
     /* The grid as training saw it: f16. */
-    for (size_t i = 0; i < (size_t)N * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
-    capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, N, s->mem, err); /* [N, d] */
+    for (size_t i = 0; i < (size_t)V * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
+    capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, V, s->mem, err); /* [V, d] */
     if (st) return st;
     for (int n = 0; n < G; n++) nn_add_into(s->mem + (size_t)n * d, dec->global_pos + (size_t)n * d, (size_t)d);
-    for (int n = G; n < N; n++) {
+    for (int n = G; n < V; n++) {
         const float *r = dec->row + (size_t)((n - G) / dec->grid_w) * d, *c = dec->col + (size_t)((n - G) % dec->grid_w) * d;
         float *m = s->mem + (size_t)n * d;
         for (int i = 0; i < d; i++) m[i] += r[i] + c[i];
     }
-    nn_layer_norm(s->mem, s->mem, N, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
+    nn_layer_norm(s->mem, s->mem, V, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
+    if (n_dets && (st = detection_tokens(dec, pool, isa, dets, n_dets, s->mem + (size_t)V * d, err)) != CAPT_OK)
+        return st;
     for (int l = 0; l < dec->layers && !st; l++) {
-        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
-        if (!st) st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);
+        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * dec->n_memory * d, err);
+        if (!st)
+            st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * dec->n_memory * d,
+                                 err);
     }
     return st;
 }
@@ -184,6 +238,7 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err) {
     const int d = dec->d, N = dec->n_memory, L = dec->layers, H = dec->heads;
+    if (s->n_memory < dec->n_visual) return capt_fail(err, CAPT_E_ARG, "decoder: a step before capt_decoder_begin");
     if (n_beams < 1 || n_beams > s->max_beams || t < 0 || t >= dec->max_len)
         return capt_fail(err, CAPT_E_ARG, "decoder: step %d with %d beams is out of range", t, n_beams);
     size_t row_bytes = capt_dtype_row_bytes(dec->tok_emb->dtype, d);
@@ -212,7 +267,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         for (int b = 0; !st && b < n_beams; b++) {
             const float *k = s->self_k + ((size_t)b * L + l) * cache_stride, *v = s->self_v + ((size_t)b * L + l) * cache_stride;
             attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
-                   s->att + (size_t)b * d);
+                   (size_t)dec->max_len, s->att + (size_t)b * d);
         }
         if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
@@ -221,8 +276,8 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
         st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
-            attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
-                   H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
+            attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, s->n_memory,
+                   (size_t)d, d, H, s->cross_weights + ((size_t)b * L + l) * H * N, (size_t)N, s->att + (size_t)b * d);
         if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
         nn_add_into(s->x, s->h, (size_t)n_beams * d);

@@ -9,44 +9,16 @@
 #include "context.h"
 #include "internal.h"
 
-static capt_status read_preprocess(const capt_file *f, preprocess *p, capt_error *err) {
-    const capt_meta *w = capt_file_find_meta(f, "preprocess.width"), *h = capt_file_find_meta(f, "preprocess.height");
-    const capt_meta *mean = capt_file_find_meta(f, "preprocess.mean"), *std = capt_file_find_meta(f, "preprocess.std");
-    const capt_meta *resize = capt_file_find_meta(f, "preprocess.resize");
-    const capt_meta *filter = capt_file_find_meta(f, "preprocess.filter");
-    if (!w || !h || w->type != CAPT_META_INT || h->type != CAPT_META_INT || w->int_value < 1 || w->int_value > 8192 ||
-        h->int_value < 1 || h->int_value > 8192)
-        return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.width/height missing or out of range");
-    if (!mean || !std || mean->type != CAPT_META_ARRAY || std->type != CAPT_META_ARRAY ||
-        mean->elem_type != CAPT_META_FLOAT || std->elem_type != CAPT_META_FLOAT || mean->count != 3 || std->count != 3)
-        return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.mean/std must be 3 floats");
-    p->width = (int)w->int_value;
-    p->height = (int)h->int_value;
-    p->shortest_side = 0;
-    if (capt_meta_is(resize, "shortest_side")) {
-        const capt_meta *side = capt_file_find_meta(f, "preprocess.shortest_side");
-        if (!side || side->type != CAPT_META_INT || side->int_value < (p->width > p->height ? p->width : p->height) ||
-            side->int_value > 8192)
-            return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.shortest_side must be an int >= the crop size");
-        p->shortest_side = (int)side->int_value;
-    } else if (!capt_meta_is(resize, "stretch")) {
-        return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.resize must be \"stretch\" or \"shortest_side\"");
-    }
-    if (!filter || capt_meta_is(filter, "bilinear")) p->filter = CAPT_RESAMPLE_BILINEAR;
-    else if (capt_meta_is(filter, "bicubic")) p->filter = CAPT_RESAMPLE_BICUBIC;
-    else return capt_fail(err, CAPT_E_UNSUPPORTED, "model: preprocess.filter must be \"bilinear\" or \"bicubic\"");
-    for (int c = 0; c < 3; c++) {
-        p->mean[c] = (float)capt_meta_float_at(mean, (size_t)c);
-        p->std[c] = (float)capt_meta_float_at(std, (size_t)c);
-        if (!(p->std[c] > 0.0f)) return capt_fail(err, CAPT_E_FORMAT, "model: preprocess.std must be positive");
-    }
-    return CAPT_OK;
-}
+/* The convolutional encoder's outputs (docs/mobilenet_v2.md): the visual tokens
+ * [grid_h, grid_w, C], their average [1, 1, C] and the classifier's logits [1, 1, classes]. */
+enum { ENCODER_GRID, ENCODER_POOLED, ENCODER_LOGITS };
+
+static convnet_shape encoder_output(const capt_convnet *net, int output) { return net->shapes[net->outputs[output]]; }
 
 /* The encoder's visual tokens: grid_h x grid_w x channels. */
 static convnet_shape grid_shape(const capt_model *m) {
     if (m->vit) return (convnet_shape){m->vit->grid, m->vit->grid, m->vit->stack.width};
-    return m->encoder->shapes[m->encoder->grid];
+    return encoder_output(m->encoder, ENCODER_GRID);
 }
 
 static capt_status load_encoder(capt_model *m, capt_error *err) {
@@ -54,12 +26,17 @@ static capt_status load_encoder(capt_model *m, capt_error *err) {
     capt_status st;
     int in_w, in_h;
     if (capt_meta_is(type, "convnet")) {
-        st = capt_convnet_load(m->file, "encoder", &m->encoder, err);
+        static const char *const outputs[] = {"grid", "pooled", "logits"};
+        st = capt_convnet_load(m->file, "encoder", outputs, 3, &m->encoder, err);
         if (st) return st;
+        convnet_shape grid = encoder_output(m->encoder, ENCODER_GRID), pooled = encoder_output(m->encoder, ENCODER_POOLED),
+                      logits = encoder_output(m->encoder, ENCODER_LOGITS);
+        if (pooled.h != 1 || pooled.w != 1 || logits.h != 1 || logits.w != 1 || pooled.c != grid.c)
+            return capt_fail(err, CAPT_E_FORMAT, "model: the pooled and logits outputs must be 1x1 vectors");
         in_w = m->encoder->shapes[0].w, in_h = m->encoder->shapes[0].h;
         m->labels = capt_file_find_meta(m->file, "encoder.labels");
         if (m->labels && (m->labels->type != CAPT_META_ARRAY || m->labels->elem_type != CAPT_META_STRING ||
-                          m->labels->count != (size_t)m->encoder->shapes[m->encoder->logits].c))
+                          m->labels->count != (size_t)logits.c))
             return capt_fail(err, CAPT_E_FORMAT, "model: encoder.labels must be one string per class");
     } else if (capt_meta_is(type, "vit")) {
         st = capt_clip_vision_load(m->file, &m->vit, err);
@@ -96,8 +73,9 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
     capt_model *m = calloc(1, sizeof *m);
     if (!m) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
     capt_status st = capt_file_open(buf, len, &m->file, err);
-    if (!st) st = read_preprocess(m->file, &m->pre, err);
+    if (!st) st = capt_preprocess_read(m->file, "preprocess", &m->pre, err);
     if (!st) st = load_encoder(m, err);
+    if (!st && capt_file_find_meta(m->file, "detector.type")) st = capt_detector_load(m->file, &m->detector, err);
     if (!st && capt_file_find_meta(m->file, "decoder.type")) {
         if (!capt_meta_is(capt_file_find_meta(m->file, "decoder.type"), "transformer"))
             st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: decoder.type must be \"transformer\"");
@@ -111,10 +89,13 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
             if (!st && m->decoder->n_global > global_tokens)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder reads %d global visual tokens, the encoder gives %d",
                                m->decoder->n_global, global_tokens);
-            int classes = m->encoder ? m->encoder->shapes[m->encoder->logits].c : 0;
+            int classes = m->encoder ? encoder_output(m->encoder, ENCODER_LOGITS).c : 0;
             if (!st && m->decoder->n_concepts && m->decoder->n_concepts != classes)
                 st = capt_fail(err, CAPT_E_FORMAT, "model: decoder.concept_token has %d classes, the encoder %d",
                                m->decoder->n_concepts, classes);
+            if (!st && m->decoder->det_max && (!m->detector || m->detector->classes != m->decoder->det_classes))
+                st = capt_fail(err, CAPT_E_FORMAT, "model: the decoder reads detections of %d classes, the file's "
+                               "detector gives %d", m->decoder->det_classes, m->detector ? m->detector->classes : 0);
         }
     }
     if (!st && capt_file_find_meta(m->file, "text.width")) st = load_text(m, err);
@@ -129,6 +110,7 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
 void capt_model_free(capt_model *m) {
     if (!m) return;
     capt_decoder_free(m->decoder);
+    capt_detector_free(m->detector);
     capt_clip_text_free(m->text);
     capt_clip_vision_free(m->vit);
     capt_convnet_free(m->encoder);
@@ -186,8 +168,15 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
     if (!st && model->encoder) {
-        ctx->class_probs = malloc(sizeof(float) * (size_t)model->encoder->shapes[model->encoder->logits].c);
+        ctx->class_probs = malloc(sizeof(float) * (size_t)encoder_output(model->encoder, ENCODER_LOGITS).c);
         if (!ctx->class_probs) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    }
+    if (!st && model->detector) {
+        const capt_detector *det = model->detector;
+        st = capt_convnet_work_alloc(det->net, &ctx->det_work, err);
+        ctx->det_input = malloc(sizeof(float) * 3 * (size_t)det->pre.width * (size_t)det->pre.height);
+        ctx->detections = malloc(sizeof(capt_detection) * (size_t)det->max_detections);
+        if (!st && (!ctx->det_input || !ctx->detections)) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
     if (!st && model->decoder) st = capt_decoder_state_alloc(model->decoder, CAPT_MAX_BEAM, &ctx->dec, err);
     if (st) {
@@ -201,6 +190,9 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
 void capt_context_free(capt_context *ctx) {
     if (!ctx) return;
     if (ctx->model->encoder) capt_convnet_work_free(ctx->model->encoder, &ctx->work);
+    if (ctx->model->detector) capt_convnet_work_free(ctx->model->detector->net, &ctx->det_work);
+    free(ctx->det_input);
+    free(ctx->detections);
     capt_clip_work_free(&ctx->vit_work);
     capt_clip_work_free(&ctx->text_work);
     capt_tokenizer_free(ctx->tok);
@@ -225,35 +217,9 @@ capt_status capt_context_fail(capt_context *ctx, const capt_error *e) {
     return e->status;
 }
 
-/* The image as the encoder's input: stretched, or resized by its shorter side and
- * cropped at the centre (torchvision's Resize + CenterCrop, as OpenAI's CLIP). */
-static capt_status fit_image(const preprocess *p, const capt_image *image, capt_image **out, capt_error *err) {
-    *out = NULL;
-    if (!p->shortest_side)
-        return image->width == p->width && image->height == p->height
-                   ? CAPT_OK
-                   : capt_image_resample(image, p->width, p->height, p->filter, out, err);
-    int w = image->width, h = image->height, side = p->shortest_side;
-    /* The longer side: int(side * long / short), as torchvision computes it. */
-    int new_w = w <= h ? side : (int)((double)side * w / h);
-    int new_h = w <= h ? (int)((double)side * h / w) : side;
-    if (new_w > CAPT_IMAGE_MAX_SIDE || new_h > CAPT_IMAGE_MAX_SIDE)
-        return capt_fail(err, CAPT_E_IMAGE, "image: %dx%d is too elongated to resize by its shorter side", w, h);
-    capt_image *resized = NULL;
-    capt_status st = CAPT_OK;
-    if (new_w != w || new_h != h) st = capt_image_resample(image, new_w, new_h, p->filter, &resized, err);
-    const capt_image *src = resized ? resized : image;
-    /* The crop's offset: round((size - crop) / 2) with Python's round-half-to-even. */
-    int dx = new_w - p->width, dy = new_h - p->height;
-    int left = dx / 2 + ((dx & 1) && ((dx / 2) & 1)), top = dy / 2 + ((dy & 1) && ((dy / 2) & 1));
-    if (!st) st = capt_image_crop(src, left, top, p->width, p->height, out, err);
-    capt_image_free(resized);
-    return st;
-}
-
 capt_status capt_model_fit_image(const capt_model *m, const capt_image *image, capt_image **out, capt_error *err) {
     if (!m || !image || !image->rgb || !out) return capt_fail(err, CAPT_E_ARG, "capt_model_fit_image: NULL argument");
-    capt_status st = fit_image(&m->pre, image, out, err);
+    capt_status st = capt_preprocess_fit(&m->pre, image, out, err);
     if (!st && !*out) st = capt_image_crop(image, 0, 0, image->width, image->height, out, err); /* a copy */
     return st;
 }
@@ -275,20 +241,21 @@ static capt_status run_encoder(capt_context *ctx, capt_features *out, double pre
         if (capt_convnet_forward(m->encoder, &ctx->work, ctx->pool, ctx->isa, ctx->input, &e))
             return capt_context_fail(ctx, &e);
         const capt_convnet *net = m->encoder;
-        convnet_shape g = net->shapes[net->grid];
+        convnet_shape g = encoder_output(net, ENCODER_GRID);
+        const float *grid = capt_convnet_value(net, &ctx->work, net->outputs[ENCODER_GRID]);
         *out = (capt_features){g.h,
                                g.w,
                                g.c,
-                               capt_convnet_value(net, &ctx->work, net->grid),
-                               capt_convnet_value(net, &ctx->work, net->pooled),
-                               net->shapes[net->logits].c,
-                               capt_convnet_value(net, &ctx->work, net->logits),
+                               grid,
+                               capt_convnet_value(net, &ctx->work, net->outputs[ENCODER_POOLED]),
+                               encoder_output(net, ENCODER_LOGITS).c,
+                               capt_convnet_value(net, &ctx->work, net->outputs[ENCODER_LOGITS]),
                                preprocess_ms,
                                capt_now_ms() - t1,
                                0,
                                NULL,
                                g.h * g.w,
-                               capt_convnet_value(net, &ctx->work, net->grid)};
+                               grid};
     }
     ctx->error[0] = 0;
     return CAPT_OK;
@@ -296,21 +263,9 @@ static capt_status run_encoder(capt_context *ctx, capt_features *out, double pre
 
 capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_features *out) {
     if (!ctx || !image || !image->rgb || !out) return CAPT_E_ARG;
-    const capt_model *m = ctx->model;
     capt_error e;
     double t0 = capt_now_ms();
-    capt_image *fitted;
-    if (fit_image(&m->pre, image, &fitted, &e)) return capt_context_fail(ctx, &e);
-    const capt_image *src = fitted ? fitted : image;
-    size_t pixels = (size_t)m->pre.width * m->pre.height;
-    float scale[3], offset[3]; /* x = p * scale + offset */
-    for (int c = 0; c < 3; c++) {
-        scale[c] = 1.0f / (255.0f * m->pre.std[c]);
-        offset[c] = -m->pre.mean[c] / m->pre.std[c];
-    }
-    for (size_t i = 0; i < pixels; i++)
-        for (int c = 0; c < 3; c++) ctx->input[3 * i + c] = (float)src->rgb[3 * i + c] * scale[c] + offset[c];
-    capt_image_free(fitted);
+    if (capt_preprocess_image(&ctx->model->pre, image, ctx->input, &e)) return capt_context_fail(ctx, &e);
     return run_encoder(ctx, out, capt_now_ms() - t0);
 }
 
