@@ -242,33 +242,6 @@ static int finish_npy(feature_job *job, const char *names_path) {
     return ok;
 }
 
-/* Reads the list file: one path per line (blank lines skipped), each prefixed by root. */
-static char **read_list(const char *list, const char *root, int *n) {
-    size_t len;
-    char *text = (char *)read_file(list, &len);
-    if (!text) return NULL;
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
-    char **paths = calloc(cap, sizeof *paths);
-    *n = 0;
-    for (char *line = text; paths && line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        size_t l = strlen(line);
-        if (l && line[l - 1] == '\r') line[--l] = 0;
-        if (l) {
-            size_t need = (root ? strlen(root) + 1 : 0) + l + 1;
-            paths[*n] = malloc(need);
-            if (!paths[*n]) break;
-            snprintf(paths[*n], need, "%s%s%s", root ? root : "", root ? "/" : "", line);
-            (*n)++;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    return paths;
-}
-
 int cmd_features(const char *program, int argc, char **argv) {
     const char *model_path = NULL, *list = NULL, *root = NULL, *out = NULL;
     int threads = 1, flip = 0;
@@ -298,7 +271,7 @@ int cmd_features(const char *program, int argc, char **argv) {
         return 2;
     }
     int n = 0;
-    char **paths = read_list(list, root, &n);
+    char **paths = cli_read_list(list, root, &n);
     if (!paths) return 1;
     cli_model m;
     if (!cli_model_load(program, model_path, DEFAULT_ENCODER, &m)) {

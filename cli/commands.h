@@ -7,6 +7,7 @@ int cmd_tokenize(const char *program, int argc, char **argv);
 int cmd_bench(const char *program, int argc, char **argv);
 int cmd_classify(const char *program, int argc, char **argv);
 int cmd_features(const char *program, int argc, char **argv);
+int cmd_detect(const char *program, int argc, char **argv);
 int cmd_decode(const char *program, int argc, char **argv);
 int cmd_caption(const char *program, int argc, char **argv);
 int cmd_attention(const char *program, int argc, char **argv);

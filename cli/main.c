@@ -19,6 +19,10 @@ static const char usage[] =
     "                                     {\"ids\": [...], \"decoded\": \"...\"} lines\n"
     "  tokenize [--vocab F] --decode ID...  print the text of token ids\n"
     "  classify [--model F] [--top N] IMAGE...  top ImageNet classes of images\n"
+    "  detect [--model F] [--min-score S] [--json] IMAGE...\n"
+    "                                     objects found by the model's detector (COCO classes)\n"
+    "  detect [--model F] [--min-score S] --list LIST [--root DIR] --out F.jsonl [--threads N]\n"
+    "                                     the same for many images, as JSON lines\n"
     "  features [--model F] --list LIST [--root DIR] --out FILE.npy|DIR [--threads N] [--flip]\n"
     "                                     the encoder's visual tokens (f16) of every image\n"
     "  embed [--model F] (--image IMAGE | --text TEXT | --pixels F.f32)\n"
@@ -49,6 +53,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "caption") == 0) return cmd_caption(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "attention") == 0) return cmd_attention(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "decode") == 0) return cmd_decode(argv[0], argc - 1, argv + 1);
+    if (strcmp(cmd, "detect") == 0) return cmd_detect(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "features") == 0) return cmd_features(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "embed") == 0) return cmd_embed(argv[0], argc - 1, argv + 1);
     if (strcmp(cmd, "similarity") == 0) return cmd_similarity(argv[0], argc - 1, argv + 1);

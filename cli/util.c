@@ -134,3 +134,29 @@ capt_image *load_image(const char *path, char *why, size_t why_size) {
     free(bytes);
     return img;
 }
+
+char **cli_read_list(const char *list, const char *root, int *n) {
+    size_t len;
+    char *text = (char *)read_file(list, &len);
+    if (!text) return NULL;
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
+    char **paths = calloc(cap, sizeof *paths);
+    *n = 0;
+    for (char *line = text; paths && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r') line[--l] = 0;
+        if (l) {
+            size_t need = (root ? strlen(root) + 1 : 0) + l + 1;
+            paths[*n] = malloc(need);
+            if (!paths[*n]) break;
+            snprintf(paths[*n], need, "%s%s%s", root ? root : "", root ? "/" : "", line);
+            (*n)++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return paths;
+}

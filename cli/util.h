@@ -24,6 +24,11 @@ void asset_path(const char *argv0, const char *relative, char *out, size_t out_s
  * relative to the working directory; returns 0 when it is not readable there either. */
 int project_path(const char *program, const char *relative, char *out, size_t out_size);
 
+/* Reads a list file: one path per line (blank lines skipped), each prefixed by root
+ * ("root/path") when root is given. Returns the paths (caller frees each and the array)
+ * and their count in *n, or NULL after printing why. */
+char **cli_read_list(const char *list, const char *root, int *n);
+
 /* Parses a positive int argument; prints an error and returns 0 when it is not one. */
 int parse_positive_int(const char *flag, const char *text, int max, int *out);
 

@@ -7,7 +7,9 @@
  *   PyTorch on the shipped file's exact dequantized weights; against the fp32 weights the
  *   largest difference is reported;
  * - the greedy and beam-3 captions (without concept guidance) equal PyTorch's on the
- *   shipped weights, all 8 (and any that differ from the fp32 model's are listed).
+ *   shipped weights, all 8 (and any that differ from the fp32 model's are listed);
+ * - for a decoder with detection tokens, PyTorch read the detection slots stored beside
+ *   each grid, and the engine's own detections of the image equal them.
  * Usage: test_decoder_golden MODEL.capt GOLDEN.capt   (CAPT_ASSETS: the shared folder) */
 #include <math.h>
 #include <string.h>
@@ -47,7 +49,8 @@ int main(int argc, char **argv) {
     if (!dec || !images || !steps_meta) return check_exit("test_decoder_golden");
     const int V = dec->vocab, steps = (int)steps_meta->int_value, N = dec->grid_h * dec->grid_w;
     const char *assets = getenv("CAPT_ASSETS");
-    float worst_exported = 0, worst_fp32 = 0, worst_grid = 0;
+    float worst_exported = 0, worst_fp32 = 0, worst_grid = 0, worst_det = 0;
+    capt_detection dets[256];
     int same_greedy = 0, same_beam = 0, fp32_same_greedy = 0, fp32_same_beam = 0;
     float *grid = malloc(sizeof(float) * (size_t)N * dec->d_visual);
     float *logits = malloc(sizeof(float) * (size_t)steps * V);
@@ -68,8 +71,20 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < (size_t)g->n_elements; k++)
             worst_grid = fmaxf(worst_grid, fabsf(capt_f16_to_f32(capt_f32_to_f16(f.grid[k])) - grid[k]));
 
+        /* The detection slots PyTorch read (class -1: empty), for a decoder with detection tokens. */
+        int n_dets = 0;
+        snprintf(key, sizeof key, "dets.%zu", i);
+        const capt_tensor *dt = capt_file_find_tensor(golden, key);
+        CHECK(!dec->det_max || (dt && dt->dtype == CAPT_DTYPE_F32 && dt->n_elements == 6 * (int64_t)dec->det_max),
+              "golden detection slots of %s", path);
+        for (int k = 0; dec->det_max && dt && k < dec->det_max; k++) {
+            const float *row = (const float *)dt->data + 6 * k;
+            if (row[5] < 0) break;
+            dets[n_dets++] = (capt_detection){row[0], row[1], row[2], row[3], row[4], (int)row[5], {"", 0}};
+        }
         /* Logits of the first steps from the stored grid, along the greedy path. */
-        CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, NULL, 0, &err) == CAPT_OK, "%s", err.message);
+        CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, dets, n_dets, &err) == CAPT_OK, "%s",
+              err.message);
         int32_t token = CAPT_DECODER_START;
         for (int t = 0; t < steps; t++) {
             CHECK(capt_decoder_step(dec, &ctx->dec, ctx->pool, ctx->isa, &token, 1, t, &err) == CAPT_OK, "%s",
@@ -94,6 +109,15 @@ int main(int argc, char **argv) {
             p.no_concepts = 1; /* the decoder and its search alone (guidance: tests/test_concepts.py) */
             capt_result *r;
             CHECK(capt_caption(ctx, img, &p, &r) == CAPT_OK, "caption");
+            /* the engine's own detections are the ones stored */
+            CHECK(r->n_detections == n_dets, "%s: %d detections, PyTorch read %d", path, r->n_detections, n_dets);
+            for (int k = 0; k < n_dets && k < r->n_detections; k++) {
+                const capt_detection *a = &r->detections[k], *b = &dets[k];
+                CHECK(a->class_index == b->class_index, "%s: detection %d class", path, k);
+                float d = fmaxf(fmaxf(fabsf(a->x0 - b->x0), fabsf(a->y0 - b->y0)),
+                                fmaxf(fmaxf(fabsf(a->x1 - b->x1), fabsf(a->y1 - b->y1)), fabsf(a->score - b->score)));
+                worst_det = fmaxf(worst_det, d);
+            }
             for (int which = 0; which < 2; which++) {
                 snprintf(key, sizeof key, "%s.%s", which ? "fp32" : "exported", beam == 1 ? "greedy" : "beam3");
                 capt_str want = capt_meta_string_at(capt_file_find_meta(golden, key), i);
@@ -121,6 +145,7 @@ int main(int argc, char **argv) {
            same_greedy, images->count, same_beam, images->count, fp32_same_greedy, images->count, fp32_same_beam,
            images->count);
     CHECK(worst_grid <= 1.0f / 256, "the grid matches the stored features to one f16 step (%.3g)", worst_grid);
+    CHECK(worst_det <= 1e-6f, "the detections match the stored ones (%.3g)", worst_det);
     CHECK(worst_exported <= 1e-3f, "logits within 1e-3 of PyTorch on the shipped weights (%.3g)", worst_exported);
     free(grid);
     free(logits);

@@ -7,6 +7,7 @@ import os
 import re
 
 import numpy as np
+import torch
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,3 +119,43 @@ def load_features(npy_path):
     names_path = npy_path[:-4] + ".txt"
     rows = {os.path.basename(line.strip()): i for i, line in enumerate(open(names_path)) if line.strip()}
     return feats, rows
+
+
+class Images:
+    """What the decoder reads of a set of images: the encoder's f16 features (and those of
+    the mirrored images) and, for a decoder with detection tokens, the detector's peaks
+    (`capt detect --list`), as the slots of docs/model.md."""
+
+    def __init__(self, features, flip_features=None, detections=None, det_max=0, det_min_score=0.0):
+        import detections as det_lib
+        feats, self.rows = load_features(features)
+        self.feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
+        self.flip_feats = None
+        if flip_features:
+            flip, flip_rows = load_features(flip_features)
+            assert flip_rows == self.rows, "the mirrored features must list the same images in the same order"
+            self.flip_feats = np.ascontiguousarray(flip)
+        self.det_max, self.det_min_score = det_max, det_min_score
+        self.detections = det_lib.load_detections(detections) if detections else None
+        if det_max and self.detections is None:
+            raise ValueError("a decoder with detection tokens needs the images' detections")
+        self._det_lib = det_lib
+
+    def grids(self, names, flipped=None):
+        """f16 features of these images as float32 [B, N, C] (values are f16-exact); where
+        flipped[i] is set, those of the mirrored image."""
+        return torch.from_numpy(np.stack([self.flip_feats[self.rows[n]] if flipped is not None and flipped[i]
+                                          else self.feats[self.rows[n]] for i, n in enumerate(names)]).astype(np.float32))
+
+    def image_detections(self, name, flipped=False):
+        """All peaks of one image [n, 6] (mirrored with it)."""
+        d = self.detections.get(name, np.zeros((0, 6), np.float32))
+        return self._det_lib.flip(d) if flipped else d
+
+    def dets(self, names, flipped=None):
+        """The detection slots of these images [B, det_max, 6], or None without detection tokens."""
+        if not self.det_max:
+            return None
+        return torch.from_numpy(np.stack([self._det_lib.slots(self.image_detections(n, flipped is not None and flipped[i]),
+                                                              self.det_max, self.det_min_score)
+                                          for i, n in enumerate(names)]))

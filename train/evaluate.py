@@ -2,7 +2,7 @@
 """Scores captions: corpus BLEU-1..4 (all references) and CIDEr-D.
 
     evaluate.py --checkpoint out/train/run/best.pt --features out/features/flickr8k.npy
-                [--split test] [--search greedy beam3 beam5] [--save-jsonl out.jsonl]
+                [--detections out/features/flickr8k_det.jsonl] [--split test] [--search greedy beam3 beam5] [--save-jsonl out.jsonl]
     evaluate.py --jsonl captions.jsonl [--split test]        # e.g. from `capt caption --json`
     evaluate.py --jsonl captions.jsonl --refs coco-ood-dev   # the 80 COCO photos
 
@@ -45,18 +45,26 @@ def load_checkpoint(path):
     return model, vocab, ck
 
 
-def caption_split(model, vocab, feats, rows, names, mode, max_tokens=20, alpha=1.0):
-    from train import decode_split, grid_batch
+def caption_split(model, vocab, images, names, mode, max_tokens=20, alpha=1.0):
+    from train import decode_split
     if mode == "greedy":
-        return decode_split(model, feats, rows, names, vocab, max_tokens)
+        return decode_split(model, images, names, vocab, max_tokens)
     width = int(mode[len("beam"):])
-    return [vocab.decode(search.beam(model, grid_batch(feats, rows, [n]), width, max_tokens, alpha)) for n in names]
+    return [vocab.decode(search.beam(model, images.grids([n]), width, max_tokens, alpha, dets1=images.dets([n])))
+            for n in names]
+
+
+def model_images(model, features, detections):
+    """data.Images of these features (and detections) as the model reads them."""
+    c = model.config
+    return data.Images(features, None, detections, c.det_max, c.det_min_score)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint")
     ap.add_argument("--features")
+    ap.add_argument("--detections", help="the images' detections (capt detect --list), for a decoder that reads them")
     ap.add_argument("--jsonl")
     ap.add_argument("--split", default="test")
     ap.add_argument("--refs", default="flickr8k", choices=["flickr8k", "coco-ood-dev"])
@@ -91,9 +99,9 @@ def main():
         if args.exported:
             from export import load_exported_weights
             model = load_exported_weights(model, args.exported)
-        feats, rows = data.load_features(args.features)
+        images = model_images(model, args.features, args.detections)
         for mode in args.search:
-            hyps = caption_split(model, vocab, feats, rows, names, mode, alpha=args.alpha)
+            hyps = caption_split(model, vocab, images, names, mode, alpha=args.alpha)
             results[mode] = metrics.score_all(hyps, [refs[n] for n in names])
             if args.save_jsonl:
                 with open(args.save_jsonl, "w") as f:

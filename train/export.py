@@ -4,11 +4,12 @@ engine is tested against.
 
     export.py --checkpoint out/train/run/best.pt --out weights/decoder-flickr8k.capt
               [--dtype q8_0] [--golden tests/golden/decoder_golden.capt
-               --features out/features/flickr8k.npy]
+               --features out/features/flickr8k.npy [--detections out/features/flickr8k_det.jsonl]]
 
 Golden (8 Flickr8k test images): the logits of the first 3 greedy steps and the greedy
 and beam-3 captions, computed twice: with the fp32 weights and with the exact
-dequantized weights of the exported file; plus the f16 grids they were computed from.
+dequantized weights of the exported file; plus the f16 grids (and the detection slots) they
+were computed from.
 """
 import argparse
 import os
@@ -51,6 +52,11 @@ def tensors(model):
             out += [(q + fc + ".weight", sd[p + fc + ".weight"], "matrix"), (q + fc + ".bias", sd[p + fc + ".bias"], "f32")]
     out += [("decoder.ln_f.weight", sd["ln_f.weight"], "f32"), ("decoder.ln_f.bias", sd["ln_f.bias"], "f32"),
             ("decoder.out_bias", sd["out_bias"], "f32")]
+    if model.config.det_max:
+        out += [("decoder.det.class", sd["det_class"], "f32"), ("decoder.det.box.weight", sd["det_box.weight"], "f32"),
+                ("decoder.det.box.bias", sd["det_box.bias"], "f32"), ("decoder.det.count", sd["det_count"], "f32"),
+                ("decoder.det.pad", sd["det_pad"], "f32"), ("decoder.det.ln.weight", sd["ln_det.weight"], "f32"),
+                ("decoder.det.ln.bias", sd["ln_det.bias"], "f32")]
     return out
 
 
@@ -64,6 +70,10 @@ def write_decoder(model, vocab, path, dtype):
         w.add_meta("decoder." + key, int(getattr(c, key)))
     if c.n_global:
         w.add_meta("decoder.n_global", int(c.n_global))
+    if c.det_max:
+        for key in ("det_max", "det_classes", "det_counts"):
+            w.add_meta("decoder." + key, int(getattr(c, key)))
+        w.add_meta("decoder.det_min_score", float(c.det_min_score))
     w.add_meta("decoder.ln_eps", 1e-5)
     w.add_meta("decoder.vocab", [int(i) for i in vocab.clip_ids])
     w.add_meta("decoder.token_text", [b"" if i < 2 else vocab.tokenizer.token_bytes(cid)
@@ -99,11 +109,14 @@ def _torch_names(model):
                 out += [p + "%s.%s.weight" % (att, m), p + "%s.%s.bias" % (att, m)]
         for fc in ("fc1", "fc2"):
             out += [p + fc + ".weight", p + fc + ".bias"]
-    return out + ["ln_f.weight", "ln_f.bias", "out_bias"]
+    out += ["ln_f.weight", "ln_f.bias", "out_bias"]
+    if model.config.det_max:
+        out += ["det_class", "det_box.weight", "det_box.bias", "det_count", "det_pad", "ln_det.weight", "ln_det.bias"]
+    return out
 
 
 @torch.no_grad()
-def golden(model, exported, vocab, feats, rows, path):
+def golden(model, exported, vocab, images, path):
     names = data.load_split("test")[:GOLDEN_IMAGES]
     w = CaptWriter()
     w.add_meta("golden.images", names)
@@ -111,17 +124,19 @@ def golden(model, exported, vocab, feats, rows, path):
     for tag, m in (("fp32", model), ("exported", exported)):
         greedy_caps, beam_caps = [], []
         for i, n in enumerate(names):
-            grid = torch.from_numpy(feats[rows[n]].astype(np.float32))[None]
-            ids = search.greedy(m, grid, max_tokens=20)[0]
+            grid, dets = images.grids([n]), images.dets([n])
+            ids = search.greedy(m, grid, max_tokens=20, dets=dets)[0]
             steps = [data.START] + ids[:GOLDEN_STEPS - 1]
-            logits = m(grid, torch.tensor([steps]))[0, :GOLDEN_STEPS].numpy()
+            logits = m(grid, torch.tensor([steps]), dets=dets)[0, :GOLDEN_STEPS].numpy()
             w.add_tensor("%s.logits.%d" % (tag, i), logits, "f32")
             greedy_caps.append(vocab.decode(ids))
-            beam_caps.append(vocab.decode(search.beam(m, grid, 3, 20, 1.0)))
+            beam_caps.append(vocab.decode(search.beam(m, grid, 3, 20, 1.0, dets1=dets)))
         w.add_meta("%s.greedy" % tag, greedy_caps)
         w.add_meta("%s.beam3" % tag, beam_caps)
     for i, n in enumerate(names):
-        w.add_tensor("grid.%d" % i, feats[rows[n]].astype(np.float32), "f16")
+        w.add_tensor("grid.%d" % i, images.grids([n])[0].numpy(), "f16")
+        if model.config.det_max:  # the detection slots (class -1: empty)
+            w.add_tensor("dets.%d" % i, images.dets([n])[0].numpy(), "f32")
     w.write(path)
 
 
@@ -132,14 +147,16 @@ def main():
     ap.add_argument("--dtype", default="q8_0", choices=["f32", "f16", "q8_0", "q4_0"])
     ap.add_argument("--golden")
     ap.add_argument("--features")
+    ap.add_argument("--detections", help="the test images' detections, for a decoder that reads them")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model, vocab, _ = load_checkpoint(args.checkpoint)
     write_decoder(model, vocab, args.out, args.dtype)
     print("%s: %d bytes" % (args.out, os.path.getsize(args.out)))
     if args.golden:
-        feats, rows = data.load_features(args.features)
-        golden(model, load_exported_weights(model, args.out), vocab, feats, rows, args.golden)
+        from evaluate import model_images
+        golden(model, load_exported_weights(model, args.out), vocab, model_images(model, args.features, args.detections),
+               args.golden)
         print("%s: %d bytes" % (args.golden, os.path.getsize(args.golden)))
 
 

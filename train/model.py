@@ -13,6 +13,15 @@ to the encoder's visual tokens:
 
 g is the grid rounded to f16 (as training stored it), gelu is the exact (erf) one,
 attention is softmax(Q Kᵀ / sqrt(d / H)) V, every linear layer has a bias.
+
+With det_max = K > 0 the memory also holds K detection tokens after the grid, one per
+slot of the image's most confident detections (x0, y0, x1, y1, score, class), empty
+slots a learned padding token:
+
+    det_k  = LN_d(C[class_k] + W_b · f_k + b_b + Q[min(n_k, det_counts) - 1])    [K, d]
+    empty  = LN_d(pad)
+    f_k    = (x0, y0, x1, y1, centre x, centre y, width, height, area, score)
+    n_k    = the number of the image's detections of class_k
 """
 import math
 
@@ -21,12 +30,27 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+DET_FEATURES = 10  # per detection: x0, y0, x1, y1, centre x, centre y, width, height, area, score
+
+
+def box_features(dets):
+    """[..., 6] detections -> [..., DET_FEATURES] box features (docs/model.md)."""
+    x0, y0, x1, y1, score = dets[..., 0], dets[..., 1], dets[..., 2], dets[..., 3], dets[..., 4]
+    w, h = x1 - x0, y1 - y0
+    return torch.stack([x0, y0, x1, y1, (x0 + x1) / 2, (y0 + y1) / 2, w, h, w * h, score], -1)
+
+
 class Config:
     def __init__(self, vocab_size, d_model=256, n_heads=8, n_layers=3, d_mlp=1024, max_len=32, grid_h=7, grid_w=7,
-                 d_visual=1280, dropout=0.3, n_global=0):
+                 d_visual=1280, dropout=0.3, n_global=0, det_max=0, det_classes=80, det_counts=4,
+                 det_min_score=0.3):
         self.vocab_size, self.d_model, self.n_heads, self.n_layers, self.d_mlp = vocab_size, d_model, n_heads, n_layers, d_mlp
         self.max_len, self.grid_h, self.grid_w, self.d_visual, self.dropout = max_len, grid_h, grid_w, d_visual, dropout
         self.n_global = n_global  # 1: a global visual token (CLIP's class token) precedes the grid
+        # Detection tokens: at most det_max detections with score >= det_min_score, of
+        # det_classes classes; det_counts count embeddings (1, 2, ..., det_counts or more).
+        self.det_max, self.det_classes, self.det_counts = det_max, det_classes, det_counts
+        self.det_min_score = det_min_score
 
     def to_dict(self):
         return dict(self.__dict__)
@@ -99,6 +123,12 @@ class CaptionDecoder(nn.Module):
             self.global_pos = nn.Parameter(torch.zeros(c.n_global, c.d_model))
             nn.init.normal_(self.global_pos, std=0.02)
         self.ln_visual = nn.LayerNorm(c.d_model)
+        if c.det_max:
+            self.det_class = nn.Parameter(torch.randn(c.det_classes, c.d_model) * 0.02)
+            self.det_box = nn.Linear(DET_FEATURES, c.d_model)
+            self.det_count = nn.Parameter(torch.randn(c.det_counts, c.d_model) * 0.02)
+            self.det_pad = nn.Parameter(torch.randn(c.d_model) * 0.02)
+            self.ln_det = nn.LayerNorm(c.d_model)
         self.tok = nn.Embedding(c.vocab_size, c.d_model)
         self.pos = nn.Parameter(torch.zeros(c.max_len, c.d_model))
         self.layers = nn.ModuleList(Layer(c) for _ in range(c.n_layers))
@@ -110,19 +140,36 @@ class CaptionDecoder(nn.Module):
         nn.init.normal_(self.row, std=0.02)
         nn.init.normal_(self.col, std=0.02)
 
-    def memory(self, grid):
-        """grid: [B, N, d_visual] (f16-rounded features; N = n_global + grid_h * grid_w) -> [B, N, d]."""
+    def memory(self, grid, dets=None):
+        """grid: [B, N, d_visual] (f16-rounded features; N = n_global + grid_h * grid_w) and,
+        with det_max, dets [B, det_max, 6] (detection_slots) -> [B, N (+ det_max), d]."""
         c = self.config
         pos = (self.row[:, None, :] + self.col[None, :, :]).reshape(c.grid_h * c.grid_w, c.d_model)
         if c.n_global:
             pos = torch.cat([self.global_pos, pos])
-        return self.drop(self.ln_visual(self.visual(grid) + pos))
+        mem = self.ln_visual(self.visual(grid) + pos)
+        if c.det_max:
+            if dets is None:
+                dets = torch.full((grid.shape[0], c.det_max, 6), -1.0)
+            mem = torch.cat([mem, self.detection_tokens(dets)], 1)
+        return self.drop(mem)
 
-    def hidden(self, grid, tokens, return_weights=False, mem=None):
+    def detection_tokens(self, dets):
+        """dets [B, K, 6] (x0, y0, x1, y1, score, class; class -1: an empty slot) -> [B, K, d]."""
+        c = self.config
+        cls = dets[..., 5].long()                                                  # [B, K]
+        present = cls >= 0
+        same = (cls[:, :, None] == cls[:, None, :]) & present[:, None, :]          # [B, K, K]
+        count = same.sum(-1).clamp(1, c.det_counts) - 1                           # [B, K]
+        x = self.det_class[cls.clamp(min=0)] + self.det_box(box_features(dets)) + self.det_count[count]
+        x = torch.where(present[..., None], x, self.det_pad.expand_as(x))
+        return self.ln_det(x)
+
+    def hidden(self, grid, tokens, return_weights=False, mem=None, dets=None):
         """tokens: [B, T] decoder-vocabulary ids (starting with the start token) ->
         final hidden states [B, T, d] (and per-layer cross-attention weights [B, H, T, N])."""
         if mem is None:
-            mem = self.memory(grid)
+            mem = self.memory(grid, dets)
         T = tokens.shape[1]
         x = self.drop(self.tok(tokens) + self.pos[:T])
         weights = []
@@ -158,8 +205,8 @@ class CaptionDecoder(nn.Module):
         """Hidden states [..., d] -> logits [..., V] (the tied output layer)."""
         return self.ln_f(x) @ self.tok.weight.t() + self.out_bias
 
-    def forward(self, grid, tokens, return_weights=False, mem=None):
+    def forward(self, grid, tokens, return_weights=False, mem=None, dets=None):
         """Logits [B, T, V] (and the cross-attention weights with return_weights)."""
-        x, weights = self.hidden(grid, tokens, return_weights, mem)
+        x, weights = self.hidden(grid, tokens, return_weights, mem, dets)
         logits = self.project(x)
         return (logits, weights) if return_weights else logits

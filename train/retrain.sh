@@ -23,6 +23,8 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 RUN=${RUN:-out/train/default}
 EPOCHS=${EPOCHS:-50}
+DET_MAX=10         # detection slots of the decoder (docs/model.md, "Detection tokens")
+DET_MIN_SCORE=0.2  # the least score of a detection token
 # Debian's torch calls OpenBLAS; the machine-wide OPENBLAS_CORETYPE override slows it down.
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 export OPENBLAS_NUM_THREADS=1
@@ -40,16 +42,29 @@ ls "$CAPT_ASSETS/data/coco-ood-dev/images" > out/features/coco_ood_dev_all.txt
 [ -f out/features/coco_ood_dev.npy ] || ./build/capt features --model weights/mobilenet_v2.capt \
   --list out/features/coco_ood_dev_all.txt --root "$CAPT_ASSETS/data/coco-ood-dev/images" \
   --out out/features/coco_ood_dev.npy --threads 2
+# The detector's objects (docs/detector.md) with score >= the decoder's least, of the
+# photos as they are (the mirrored images' are mirrored from them).
+for set in flickr8k coco_ood_dev; do
+  root="$CAPT_ASSETS/data/${set//_/-}/images"
+  [ -f "out/features/${set}_det.jsonl" ] || ./build/capt detect --model weights/capt-default.capt \
+    --min-score "$DET_MIN_SCORE" --list "out/features/${set}_all.txt" --root "$root" \
+    --out "out/features/${set}_det.jsonl" --threads 2
+done
 for flip in "" "--flip"; do
   out=out/features/flickr8k${flip:+_flip}.npy
   [ -f "$out" ] || ./build/capt features $flip --model weights/mobilenet_v2.capt --list out/features/flickr8k_all.txt \
     --root "$CAPT_ASSETS/data/flickr8k/images" --out "$out" --threads 2
 done
 
+# What every stage reads of the images: the encoder's grids (as they are and mirrored),
+# the detections as tokens; and the coco-ood-dev photos, scored after each epoch.
+IMAGES="--features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy
+  --detections out/features/flickr8k_det.jsonl --det-max $DET_MAX --det-min-score $DET_MIN_SCORE
+  --ood-features out/features/coco_ood_dev.npy --ood-detections out/features/coco_ood_dev_det.jsonl"
 stage "1/4 Flickr8k"
 # This stage's matrices are large enough that OpenBLAS on both cores beats torch's own two
 # threads (an epoch 45 s instead of 52 s, identical numbers).
-OPENBLAS_NUM_THREADS=2 $PY train/train.py --threads 1 --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+OPENBLAS_NUM_THREADS=2 $PY train/train.py --threads 1 $IMAGES \
   --out "$RUN" --epochs "$EPOCHS" --patience 40 --save-epochs --resume
 # The Flickr8k decoder: the average of the last 10 epochs (on dev, beam 3: CIDEr-D 0.454 vs
 # 0.443 for the single best epoch of the run without mirrored images).
@@ -58,40 +73,41 @@ $PY train/average.py "$RUN/flickr8k.pt" $(ls "$RUN"/epoch*.pt | tail -10)
 # also half a batch of COCO / Flickr30k captions on painted grids, in a vocabulary of the
 # 7,217 most frequent tokens of all that text; the last 4 epochs averaged.
 stage "2/4 text-only captions"
-$PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+$PY train/train.py $IMAGES \
   --out "$RUN/text" --epochs 12 --patience 40 --save-epochs --resume --init "$RUN/flickr8k.pt" \
   --text coco flickr30k --paint weights/mobilenet_v2.capt --text-ratio 0.5 --vocab-size 7217 \
-  --lr 3e-4 --warmup-epochs 0.5 --ood-features out/features/coco_ood_dev.npy
+  --lr 3e-4 --warmup-epochs 0.5
 $PY train/average.py "$RUN/text.pt" $(ls "$RUN"/text/epoch*.pt | tail -4)
 # Then COCO's way of describing (docs/model.md, "COCO words and COCO text"): 5 epochs in
 # which each step holds as many COCO captions as images, each painted onto a training image
 # that agrees with it on people and dogs; the last 3 epochs averaged.
 stage "3/4 COCO captions"
-$PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+$PY train/train.py $IMAGES \
   --out "$RUN/coco" --epochs 5 --patience 40 --save-epochs --resume --init "$RUN/text.pt" \
   --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --match-base --vocab-size 7217 \
-  --lr 2e-4 --warmup-epochs 0.3 --ood-features out/features/coco_ood_dev.npy
+  --lr 2e-4 --warmup-epochs 0.3
 $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
 # Then one epoch of self-critical training (docs/model.md, "Self-critical stage"): 5
 # captions sampled per image, rewarded by their CIDEr-D, beside the COCO captions'
 # cross-entropy at weight 0.1.
 stage "4/4 self-critical"
-$PY train/train.py --features out/features/flickr8k.npy --flip-features out/features/flickr8k_flip.npy \
+$PY train/train.py $IMAGES \
   --out "$RUN/scst" --epochs 1 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
   --scst 5 --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --text-weight 0.1 --match-base \
-  --vocab-size 7217 --lr 6e-5 --warmup-epochs 0 --ood-features out/features/coco_ood_dev.npy
+  --vocab-size 7217 --lr 6e-5 --warmup-epochs 0
 FINAL="$RUN/scst/epoch01.pt"
 
 stage export and test scores
 $PY train/export.py --checkpoint "$FINAL" --out weights/decoder-flickr8k.capt \
-  --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy
+  --golden tests/golden/decoder_golden.capt --features out/features/flickr8k.npy \
+  --detections out/features/flickr8k_det.jsonl
 # The concept map for guided search (docs/model.md), stored in the decoder file.
 $PY train/concepts.py --decoder weights/decoder-flickr8k.capt --encoder weights/mobilenet_v2.capt \
   --features out/features/flickr8k.npy --text coco
 $PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
-  --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
+  --detections out/features/flickr8k_det.jsonl --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
 $PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
-  --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
+  --detections out/features/flickr8k_det.jsonl --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
 bash scripts/build_weights.sh
 ls -l weights/*.capt
 

@@ -22,8 +22,9 @@ from data import END, START
 
 
 @torch.no_grad()
-def greedy(model, grid, max_tokens=20, bias=None):
-    """grid: [B, N, C] -> list of token-id lists (end token excluded)."""
+def greedy(model, grid, max_tokens=20, bias=None, dets=None):
+    """grid: [B, N, C] (and dets, its detection slots [B, K, 6]) -> list of token-id lists
+    (end token excluded)."""
     model.eval()
     unused = torch.ones(grid.shape[0], model.config.vocab_size)  # [B, V]: 1 where the caption lacks the token
 
@@ -34,7 +35,7 @@ def greedy(model, grid, max_tokens=20, bias=None):
         unused[torch.arange(len(nxt)), nxt] = 0
         return nxt
 
-    return until_end(decode(model, model.memory(grid), max_tokens, most_probable)[:, 1:].tolist())
+    return until_end(decode(model, model.memory(grid, dets), max_tokens, most_probable)[:, 1:].tolist())
 
 
 def until_end(rows):
@@ -68,10 +69,10 @@ def decode(model, mem, max_tokens, choose):
 
 
 @torch.no_grad()
-def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None):
-    """One image (grid1: [1, N, C]) -> token ids of the best hypothesis."""
+def beam(model, grid1, width=3, max_tokens=20, alpha=1.0, bias=None, dets1=None):
+    """One image (grid1: [1, N, C], dets1: [1, K, 6] or None) -> token ids of the best hypothesis."""
     model.eval()
-    cache = model.start_cache(model.memory(grid1))  # one row per live hypothesis
+    cache = model.start_cache(model.memory(grid1, dets1))  # one row per live hypothesis
     live = [([], 0.0)]  # (tokens, sum of log p)
     finished = []       # (normalized score, tokens)
     for step in range(max_tokens):

@@ -44,18 +44,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import concepts  # noqa: E402
 import data  # noqa: E402
+import detections  # noqa: E402
 import metrics  # noqa: E402
 import painted  # noqa: E402
 import search  # noqa: E402
 from clip_bpe import ClipBPE  # noqa: E402
 from model import CaptionDecoder, Config  # noqa: E402
-
-
-def grid_batch(feats, rows, names, flipped=None, flip_feats=None):
-    """f16 features of these images as float32 [B, N, C] (values are f16-exact); where
-    flipped[i] is set, those of the mirrored image."""
-    return torch.from_numpy(np.stack([flip_feats[rows[n]] if flipped is not None and flipped[i] else feats[rows[n]]
-                                      for i, n in enumerate(names)]).astype(np.float32))
 
 
 def swap_left_right(text):
@@ -89,12 +83,12 @@ def init_from(model, init, vocab, cfg, path):
     print("init from %s: %d of %d tokens shared" % (path, len(shared), len(vocab)), flush=True)
 
 
-def make_painter(encoder_path, vocab, caps, text_captions, feats, rows, train_names):
+def make_painter(encoder_path, vocab, caps, text_captions, images, train_names):
     """painted.Painter with the concept map of this vocabulary and training text (concepts.py)."""
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
     from captfile import read_capt
     head = concepts.classifier(read_capt(encoder_path))
-    probs = concepts.class_probs(np.stack([feats[rows[n]] for n in train_names]), head)
+    probs = concepts.class_probs(np.stack([images.feats[images.rows[n]] for n in train_names]), head)
     return painted.Painter(head, concepts.concept_tokens(head[3], vocab, caps, probs, train_names, text_captions))
 
 
@@ -112,14 +106,14 @@ def token_batch(seqs, max_len):
     return inp, tgt
 
 
-def self_critical_loss(model, grid, ref_index, flipped, scorer, vocab, samples):
+def self_critical_loss(model, grid, dets, ref_index, flipped, scorer, vocab, samples):
     """Self-critical sequence training (Rennie et al. 2017), with the mean reward of the
     image's other samples as each sample's baseline (Luo 2020): `samples` captions are
-    sampled per image (grid [B, N, C]), each rewarded by its CIDEr-D against the image's
+    sampled per image (grid [B, N, C], dets its detection slots or None), each rewarded by its CIDEr-D against the image's
     training captions (scorer.score(text, ref_index[i]); mirrored images score the caption
     with left and right swapped), and the loss is -(reward - baseline) * log p(caption),
     averaged over the sampled tokens (end token included). Returns (loss, mean reward)."""
-    mem = model.memory(grid).repeat_interleave(samples, 0)                               # [B*K, N, d]
+    mem = model.memory(grid, dets).repeat_interleave(samples, 0)                         # [B*K, N, d]
     seqs = search.sample(model, mem)                       # [B*K, 1 + T]; no gradient (search.sample)
     ids = search.until_end(seqs[:, 1:].tolist())
     texts = [vocab.decode(t) for t in ids]
@@ -135,16 +129,16 @@ def self_critical_loss(model, grid, ref_index, flipped, scorer, vocab, samples):
 
 
 @torch.no_grad()
-def evaluate_loss(model, feats, rows, names, caps, vocab, max_len, images=40):
+def evaluate_loss(model, images, names, caps, vocab, max_len, per_chunk=40):
     """Teacher-forced loss and per-token accuracy over all captions of these images; the
     visual memory is computed once per image and shared by its captions."""
     model.eval()
     loss_sum = tokens = correct = 0
-    for i in range(0, len(names), images):
-        chunk = names[i:i + images]
+    for i in range(0, len(names), per_chunk):
+        chunk = names[i:i + per_chunk]
         seqs = [vocab.encode(c) for n in chunk for c in caps[n]]
         per_image = torch.tensor([len(caps[n]) for n in chunk])
-        mem = model.memory(grid_batch(feats, rows, chunk)).repeat_interleave(per_image, 0)  # [captions, N, d]
+        mem = model.memory(images.grids(chunk), images.dets(chunk)).repeat_interleave(per_image, 0)  # [captions, N, d]
         inp, tgt = token_batch(seqs, max_len)
         hidden, _ = model.hidden(None, inp, mem=mem)
         mask = tgt != -100
@@ -155,10 +149,11 @@ def evaluate_loss(model, feats, rows, names, caps, vocab, max_len, images=40):
     return loss_sum / tokens, correct / tokens
 
 
-def decode_split(model, feats, rows, names, vocab, max_tokens=20, batch=250):
+def decode_split(model, images, names, vocab, max_tokens=20, batch=250):
     hyps = []
     for i in range(0, len(names), batch):
-        for ids in search.greedy(model, grid_batch(feats, rows, names[i:i + batch]), max_tokens):
+        chunk = names[i:i + batch]
+        for ids in search.greedy(model, images.grids(chunk), max_tokens, dets=images.dets(chunk)):
             hyps.append(vocab.decode(ids))
     return hyps
 
@@ -257,6 +252,11 @@ def main():
     ap.add_argument("--text-weight", type=float, default=1.0, help="with --scst: the weight of the text-only "
                                                                       "captions' cross-entropy beside it")
     ap.add_argument("--ood-features", help="features of the coco-ood-dev photos: their greedy CIDEr-D is logged too")
+    ap.add_argument("--detections", help="the detector's peaks of the images (capt detect --list): with --det-max, "
+                                         "the decoder reads them as detection tokens (docs/model.md)")
+    ap.add_argument("--ood-detections", help="the same of the coco-ood-dev photos")
+    ap.add_argument("--det-max", type=int, default=0, help="detection slots of the decoder (0: none)")
+    ap.add_argument("--det-min-score", type=float, default=0.2, help="the least score of a detection token")
     args = ap.parse_args()
 
     tok, caps = start_run(args)
@@ -267,8 +267,8 @@ def main():
     text_seqs = [data.in_vocab(vocab, c) for c in corpora]
     for name, c, kept in zip(args.text, corpora, text_seqs):
         print("text %s: %d of %d captions in the vocabulary" % (name, len(kept), len(c)), flush=True)
-    feats, rows = data.load_features(args.features)
-    feats = np.ascontiguousarray(feats)  # into memory: the epochs read it many times
+    images = data.Images(args.features, args.flip_features, args.detections, args.det_max, args.det_min_score)
+    feats, rows = images.feats, images.rows
     missing = [n for n in train_names + dev_names if n not in rows]
     if missing and not args.limit:
         sys.exit("train: %d training/dev images have no features (e.g. %s)" % (len(missing), missing[0]))
@@ -282,14 +282,12 @@ def main():
     if side * side + n_global != feats.shape[1]:
         sys.exit("train: %d visual tokens are neither a square grid nor one token and a grid" % feats.shape[1])
     train_seqs = {n: trainable(vocab, caps[n]) for n in train_names}
-    flip_feats = flip_seqs = None
-    if args.flip_features:
-        flip_feats, flip_rows = data.load_features(args.flip_features)
-        flip_feats = np.ascontiguousarray(flip_feats)
-        assert flip_rows == rows, "the mirrored features must list the same images in the same order"
+    flip_seqs = None
+    if images.flip_feats is not None:
         flip_seqs = {n: trainable(vocab, [swap_left_right(c.lower()) for c in caps[n]]) for n in train_names}
     cfg = Config(len(vocab), args.d_model, args.heads, args.layers, args.mlp, args.max_len, grid_h=side, grid_w=side,
-                 d_visual=feats.shape[2], dropout=args.dropout, n_global=n_global)
+                 d_visual=feats.shape[2], dropout=args.dropout, n_global=n_global, det_max=args.det_max,
+                 det_min_score=args.det_min_score)
     model = CaptionDecoder(cfg)
     if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "last.pt"))):
         init_from(model, torch.load(args.init), vocab, cfg, args.init)
@@ -307,8 +305,7 @@ def main():
         torch.set_rng_state(ck["torch_rng"])
     painter = None
     if args.paint:
-        painter = make_painter(args.paint, vocab, caps, [c for cs in text_captions for c in cs], feats, rows,
-                               train_names)
+        painter = make_painter(args.paint, vocab, caps, [c for cs in text_captions for c in cs], images, train_names)
         text_seqs = [[s for s in c if painter.named_classes(s)] for c in text_seqs]
         print("painting: %d classes name a word; captions naming one: %s" % (
             len(painter.mapped), ", ".join("%s %d" % (n, len(c)) for n, c in zip(args.text, text_seqs))), flush=True)
@@ -317,15 +314,17 @@ def main():
         base_images = painted.BaseImages(caps, train_names)
         print("base images by (person, dog): %s" % {k: len(v) for k, v in sorted(base_images.by_subjects.items())},
               flush=True)
+    pseudo = None
+    if text_seqs and args.det_max:
+        pseudo = detections.PseudoDetections(images, caps, train_names, args.det_min_score)
     text_batch = max(1, int(round(args.text_ratio * args.batch)))
     scorer = metrics.CiderD([caps[n] for n in train_names]) if args.scst else None
     train_index = {n: i for i, n in enumerate(train_names)}
     zero_grid = torch.zeros(1, feats.shape[1], feats.shape[2])
     ood = ood_refs = None
     if args.ood_features:
-        ood_feats, ood_rows = data.load_features(args.ood_features)
+        ood = data.Images(args.ood_features, None, args.ood_detections, args.det_max, args.det_min_score)
         ood_refs = json.load(open(os.path.join(data.ASSETS, "data", "coco-ood-dev", "refs.json")))
-        ood = (np.ascontiguousarray(ood_feats), ood_rows, sorted(ood_refs))
     n_params = sum(p.numel() for p in model.parameters())
     print("vocab %d, params %.2fM, %d steps/epoch" % (len(vocab), n_params / 1e6, steps_per_epoch), flush=True)
 
@@ -337,10 +336,10 @@ def main():
         loss_sum = acc_sum = tok_sum = reward_sum = 0
         for i in range(0, len(order), args.batch):
             names = order[i:i + args.batch]
-            flipped = [flip_feats is not None and random.random() < 0.5 for _ in names]
-            grid = grid_batch(feats, rows, names, flipped, flip_feats)
+            flipped = [images.flip_feats is not None and random.random() < 0.5 for _ in names]
+            grid, dets = images.grids(names, flipped), images.dets(names, flipped)
             if scorer:
-                image_loss, reward = self_critical_loss(model, grid, [train_index[n] for n in names], flipped,
+                image_loss, reward = self_critical_loss(model, grid, dets, [train_index[n] for n in names], flipped,
                                                         scorer, vocab, args.scst)
                 reward_sum += reward * len(names)
                 hidden = torch.zeros(0, cfg.d_model)
@@ -348,7 +347,7 @@ def main():
             else:
                 inp, tgt = token_batch([random.choice((flip_seqs if f else train_seqs)[n])
                                         for n, f in zip(names, flipped)], args.max_len)
-                hidden, _ = model.hidden(grid, inp)
+                hidden, _ = model.hidden(grid, inp, dets=dets)
                 mask = tgt != -100
                 hidden, targets = hidden[mask], tgt[mask]  # only where there is a target
             if text_seqs:
@@ -358,8 +357,13 @@ def main():
                     seqs = t_inp[:, 1:].tolist()
                     bases = ([base_images.pick(vocab.decode(q)) for q in seqs] if base_images
                              else random.sample(train_names, text_batch))
-                    grids = grid_batch(feats, rows, bases)
-                    mem = model.memory(painter.paint(grids, [painter.named_classes(q) for q in seqs], side, side))
+                    grids = images.grids(bases)
+                    t_dets = None
+                    if pseudo:
+                        t_dets = torch.from_numpy(np.stack([detections.slots(
+                            pseudo.make(vocab.decode(q), images.image_detections(b)), args.det_max, args.det_min_score)
+                            for q, b in zip(seqs, bases)]))
+                    mem = model.memory(painter.paint(grids, [painter.named_classes(q) for q in seqs], side, side), t_dets)
                 else:
                     mem = model.memory(zero_grid).expand(text_batch, -1, -1)
                 t_hidden, _ = model.hidden(None, t_inp, mem=mem)
@@ -378,8 +382,8 @@ def main():
             loss_sum += loss.item() * n
             acc_sum += (logits.argmax(-1) == targets).sum().item()
             tok_sum += n
-        dev_loss, dev_acc = evaluate_loss(model, feats, rows, dev_names, caps, vocab, args.max_len)
-        hyps = decode_split(model, feats, rows, dev_names, vocab)
+        dev_loss, dev_acc = evaluate_loss(model, images, dev_names, caps, vocab, args.max_len)
+        hyps = decode_split(model, images, dev_names, vocab)
         scores = metrics.score_all(hyps, [caps[n] for n in dev_names])
         row = {"epoch": epoch, "train_loss": loss_sum / tok_sum, "train_acc": acc_sum / tok_sum, "dev_loss": dev_loss,
                "dev_acc": dev_acc, "dev_bleu4": scores["bleu4"], "dev_cider_d": scores["cider_d"],
@@ -387,8 +391,9 @@ def main():
         if scorer:
             row["train_reward"] = reward_sum / len(order)
         if ood:
-            ood_hyps = decode_split(model, ood[0], ood[1], ood[2], vocab)
-            row["ood_cider_d"] = metrics.score_all(ood_hyps, [ood_refs[n] for n in ood[2]])["cider_d"]
+            ood_names = sorted(ood_refs)
+            ood_hyps = decode_split(model, ood, ood_names, vocab)
+            row["ood_cider_d"] = metrics.score_all(ood_hyps, [ood_refs[n] for n in ood_names])["cider_d"]
         log_rows.append(row)
         improved = scores["cider_d"] > best
         if improved:

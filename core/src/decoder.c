@@ -76,6 +76,7 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
         dec->det_class = nn_mat_f32(&l, "decoder.det.class", dec->det_classes, d);
         dec->det_box = nn_linear(&l, "decoder.det.box", d, CAPT_DET_FEATURES, 1);
         dec->det_count = nn_mat_f32(&l, "decoder.det.count", dec->det_counts, d);
+        dec->det_pad = nn_vec(&l, "decoder.det.pad", d);
         dec->lnd_w = nn_vec(&l, "decoder.det.ln.weight", d);
         dec->lnd_b = nn_vec(&l, "decoder.det.ln.bias", d);
     }
@@ -149,13 +150,13 @@ void capt_decoder_state_free(decoder_state *s) {
 /* ---- building blocks ------------------------------------------------------------------------ */
 
 /* One query row per head against n key rows (stride ld floats): out[d] and the weights
- * of head h left in w[h * w_stride ..][n]. */
+ * [heads][n] left in w. */
 static void attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
-                   size_t w_stride, float *out) {
+                   float *out) {
     int hd = d / heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) {
-        float *wh = w + (size_t)h * w_stride;
+        float *wh = w + (size_t)h * n;
         for (int j = 0; j < n; j++) {
             const float *kj = k + (size_t)j * ld + (size_t)h * hd;
             float dot = 0;
@@ -182,8 +183,9 @@ static void det_features(const capt_detection *t, float *f) {
     memcpy(f, values, sizeof values);
 }
 
-/* Memory rows of the detections: LN_d(class[c] + box(features) + count[min(n_c, counts) - 1]),
- * n_c the number of tokens of class c. */
+/* Memory rows of the detection slots: LN_d(class[c] + box(features) + count[min(n_c,
+ * counts) - 1]) for the n detections (n_c: how many of them are of class c), LN_d(pad)
+ * for the empty slots after them. */
 static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, capt_isa isa, const capt_detection *dets,
                                     int n, float *mem, capt_error *err) {
     const int d = dec->d;
@@ -194,7 +196,7 @@ static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, ca
                              dec->det_classes - 1);
         det_features(&dets[k], features + (size_t)k * CAPT_DET_FEATURES);
     }
-    capt_status st = nn_linear_apply(&dec->det_box, pool, isa, features, n, mem, err); /* [n, d] */
+    capt_status st = n ? nn_linear_apply(&dec->det_box, pool, isa, features, n, mem, err) : CAPT_OK; /* [n, d] */
     if (st) return st;
     for (int k = 0; k < n; k++) {
         int same = 0;
@@ -203,16 +205,17 @@ static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, ca
         nn_add_into(m, dec->det_class + (size_t)dets[k].class_index * d, (size_t)d);
         nn_add_into(m, dec->det_count + (size_t)((same < dec->det_counts ? same : dec->det_counts) - 1) * d, (size_t)d);
     }
-    nn_layer_norm(mem, mem, n, d, dec->lnd_w, dec->lnd_b, dec->ln_eps);
+    for (int k = n; k < dec->det_max; k++) memcpy(mem + (size_t)k * d, dec->det_pad, sizeof(float) * (size_t)d);
+    nn_layer_norm(mem, mem, dec->det_max, d, dec->lnd_w, dec->lnd_b, dec->ln_eps);
     return CAPT_OK;
 }
 
 capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                                const float *grid, const capt_detection *dets, int n_dets, capt_error *err) {
-    const int d = dec->d, V = dec->n_visual, G = dec->n_global;
+    const int d = dec->d, V = dec->n_visual, G = dec->n_global, N = dec->n_memory;
+    s->ready = 0;
     if (n_dets < 0 || n_dets > dec->det_max)
         return capt_fail(err, CAPT_E_ARG, "decoder: %d detections given, it reads at most %d", n_dets, dec->det_max);
-    const int N = s->n_memory = V + n_dets;
     /* The grid as training saw it: f16. */
     for (size_t i = 0; i < (size_t)V * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
     capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, V, s->mem, err); /* [V, d] */
@@ -224,21 +227,20 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
         for (int i = 0; i < d; i++) m[i] += r[i] + c[i];
     }
     nn_layer_norm(s->mem, s->mem, V, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
-    if (n_dets && (st = detection_tokens(dec, pool, isa, dets, n_dets, s->mem + (size_t)V * d, err)) != CAPT_OK)
+    if (dec->det_max && (st = detection_tokens(dec, pool, isa, dets, n_dets, s->mem + (size_t)V * d, err)) != CAPT_OK)
         return st;
     for (int l = 0; l < dec->layers && !st; l++) {
-        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * dec->n_memory * d, err);
-        if (!st)
-            st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * dec->n_memory * d,
-                                 err);
+        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
+        if (!st) st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);
     }
+    s->ready = !st;
     return st;
 }
 
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err) {
     const int d = dec->d, N = dec->n_memory, L = dec->layers, H = dec->heads;
-    if (s->n_memory < dec->n_visual) return capt_fail(err, CAPT_E_ARG, "decoder: a step before capt_decoder_begin");
+    if (!s->ready) return capt_fail(err, CAPT_E_ARG, "decoder: a step before capt_decoder_begin");
     if (n_beams < 1 || n_beams > s->max_beams || t < 0 || t >= dec->max_len)
         return capt_fail(err, CAPT_E_ARG, "decoder: step %d with %d beams is out of range", t, n_beams);
     size_t row_bytes = capt_dtype_row_bytes(dec->tok_emb->dtype, d);
@@ -267,7 +269,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         for (int b = 0; !st && b < n_beams; b++) {
             const float *k = s->self_k + ((size_t)b * L + l) * cache_stride, *v = s->self_v + ((size_t)b * L + l) * cache_stride;
             attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
-                   (size_t)dec->max_len, s->att + (size_t)b * d);
+                   s->att + (size_t)b * d);
         }
         if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
@@ -276,8 +278,8 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
         st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
-            attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, s->n_memory,
-                   (size_t)d, d, H, s->cross_weights + ((size_t)b * L + l) * H * N, (size_t)N, s->att + (size_t)b * d);
+            attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
+                   H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
         if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
         nn_add_into(s->x, s->h, (size_t)n_beams * d);

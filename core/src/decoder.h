@@ -19,7 +19,7 @@ typedef struct capt_decoder {
     int d, heads, layers, mlp, max_len, grid_h, grid_w, d_visual, vocab;
     int n_global; /* visual tokens before the grid (CLIP's class token: 1), each with a learned position */
     int n_visual; /* n_global + grid_h * grid_w: the encoder's tokens */
-    int n_memory; /* n_visual + det_max: the most tokens cross-attention reads */
+    int n_memory; /* n_visual + det_max: the tokens cross-attention reads */
     float ln_eps;
     linear visual;                        /* [d, d_visual] */
     const float *row, *col;               /* [grid_h, d], [grid_w, d] */
@@ -36,13 +36,15 @@ typedef struct capt_decoder {
     int n_concepts;
     const capt_meta *concept_token;       /* int[n_concepts] */
     float concept_beta, concept_tau;
-    /* Detection tokens (docs/model.md): the detector's peaks with score >= det_min_score,
-     * at most det_max (0: the decoder reads none), follow the encoder's tokens. */
+    /* Detection tokens (docs/model.md): det_max slots (0: the decoder reads none) after
+     * the encoder's tokens hold the detector's most confident peaks with score >=
+     * det_min_score; empty slots hold a learned padding token. */
     int det_max, det_classes, det_counts;
     float det_min_score;
     const float *det_class;               /* [det_classes, d] */
     linear det_box;                       /* [d, CAPT_DET_FEATURES] */
-    const float *det_count;               /* [det_counts, d]: by the number of tokens of the class */
+    const float *det_count;               /* [det_counts, d]: by the number of detections of the class */
+    const float *det_pad;                 /* [d] */
     const float *lnd_w, *lnd_b;           /* [d] */
 } capt_decoder;
 
@@ -59,8 +61,8 @@ void capt_decoder_free(capt_decoder *dec);
 /* Work memory for one image and up to `max_beams` hypotheses. */
 typedef struct decoder_state {
     int max_beams;
-    int n_memory;               /* the tokens this image's memory holds: n_visual + its detections */
-    float *mem;                 /* [N, d], N = dec->n_memory (the most) */
+    int ready;                  /* 1 once capt_decoder_begin has computed an image's memory */
+    float *mem;                 /* [N, d], N = n_memory */
     float *cross_k, *cross_v;   /* [layers][N, d] */
     float *self_k, *self_v;     /* [max_beams][layers][max_len][d] */
     float *self_k2, *self_v2;   /* the same, for reordering beams */
@@ -68,7 +70,7 @@ typedef struct decoder_state {
     float *mlp;                 /* [max_beams, mlp] */
     float *scores;              /* [max_beams, heads, max(max_len, N)] */
     float *logits;              /* [max_beams, vocab] */
-    float *cross_weights;       /* [max_beams][layers][heads][N]: of the last step (n_memory used) */
+    float *cross_weights;       /* [max_beams][layers][heads][N]: of the last step */
     float *grid16;              /* [n_visual, d_visual]: the grid rounded to f16 */
 } decoder_state;
 
@@ -77,7 +79,8 @@ void capt_decoder_state_free(decoder_state *s);
 
 /* Computes the visual memory and every layer's cross-attention K/V for one image from its
  * visual tokens [n_visual, d_visual] (the global ones first) and, for a decoder that reads
- * them, its detections (n_dets <= det_max, each with score >= det_min_score). */
+ * them, its most confident detections (n_dets <= det_max, the caller keeps those with
+ * score >= det_min_score). */
 capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                                const float *grid, const capt_detection *dets, int n_dets, capt_error *err);
 
