@@ -141,8 +141,28 @@ static void format_result(strbuf *b, const char *path, const capt_result *r, int
         sb_json_string(b, r->concepts[i].label.ptr, r->concepts[i].label.len);
         sb_printf(b, ",\"p\":%.4f}", (double)r->concepts[i].prob);
     }
-    sb_printf(b, "],\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"caption\":%.2f}", r->decode_ms, r->encode_ms,
-              r->caption_ms);
+    /* the detected objects the decoder read, and each token's attention to them (head average) */
+    sb_printf(b, "],\"detections\":[");
+    for (int i = 0; i < r->n_detections; i++) {
+        const capt_detection *d = &r->detections[i];
+        sb_printf(b, "%s{\"label\":", i ? "," : "");
+        sb_json_string(b, d->label.ptr, d->label.len);
+        sb_printf(b, ",\"class\":%d,\"score\":%.4f,\"box\":[%.4f,%.4f,%.4f,%.4f]}", d->class_index, (double)d->score,
+                  (double)d->x0, (double)d->y0, (double)d->x1, (double)d->y1);
+    }
+    sb_printf(b, "],\"detection_attention\":[");
+    for (int l = 0; l < r->layers; l++) {
+        sb_printf(b, l ? ",[" : "[");
+        for (int t = 0; t < r->n_tokens; t++) {
+            const float *m = r->detection_attention + ((size_t)l * r->n_tokens + t) * r->n_detections;
+            sb_printf(b, t ? ",[" : "[");
+            for (int k = 0; k < r->n_detections; k++) sb_printf(b, k ? ",%.4f" : "%.4f", m[k]);
+            sb_printf(b, "]");
+        }
+        sb_printf(b, "]");
+    }
+    sb_printf(b, "],\"timings_ms\":{\"decode\":%.2f,\"encode\":%.2f,\"detect\":%.2f,\"caption\":%.2f}", r->decode_ms,
+              r->encode_ms, r->detect_ms, r->caption_ms);
     if (first_logits) {
         sb_printf(b, ",\"first_logits\":[");
         for (int v = 0; v < r->vocab; v++) sb_printf(b, v ? ",%.6g" : "%.6g", r->first_logits[v]);

@@ -23,3 +23,18 @@ for pair in "out/bench-native.txt avx2" "out/bench-wasm.txt wasm128"; do
   awk -v q="$(gflops "$1" 512x512x512 q8_0 "$2")" -v f="$(gflops "$1" 512x512x512 f32 "$2")" -v k="$2" \
     'BEGIN {printf "%s q8_0 / f32 at 512x512x512: %.2fx (target >= 1)\n", k, q/f}'
 done
+
+# The whole caption (decode + encode + detect + beam 3) in wasm SIMD128 on one thread: the
+# default model against the default before the object detector (its decoder from commit
+# 9df1d24, with the same encoder), both measured here, alternately.
+echo
+git show 9df1d24:weights/decoder-flickr8k.capt > out/decoder-before-detector.capt
+/usr/bin/python3 tools/combine_capt.py out/capt-before-detector.capt weights/mobilenet_v2.capt \
+  out/decoder-before-detector.capt > /dev/null
+mean_beam3() { awk '$1 == "mean" {print $3}' "$1"; }
+for round in 1 2; do
+  node build-wasm/capt.js bench caption --model out/capt-before-detector.capt --repeat 1 > out/bench-caption-before.txt
+  node build-wasm/capt.js bench caption --model weights/capt-default.capt --repeat 1 > out/bench-caption-now.txt
+  awk -v now="$(mean_beam3 out/bench-caption-now.txt)" -v before="$(mean_beam3 out/bench-caption-before.txt)" \
+    'BEGIN {printf "wasm simd128 caption, beam 3, 1 thread (mean of the 4 photos): %.1f ms with the detector, %.1f ms before it: %.2fx (target <= 2x)\n", now, before, now/before}'
+done

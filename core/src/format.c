@@ -354,8 +354,11 @@ const capt_tensor *capt_file_tensor_checked(const capt_file *f, const char *name
                                             int need_f32, capt_error *err) {
     const capt_tensor *t = capt_file_find_tensor(f, name);
     if (!t || t->n_dims != n_dims || t->dims[0] != d0 || (n_dims > 1 && t->dims[1] != d1)) {
-        capt_fail(err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld%s%lld]", name, (long long)d0,
-                  n_dims > 1 ? ", " : "", n_dims > 1 ? (long long)d1 : 0LL);
+        if (n_dims > 1)
+            capt_fail(err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld, %lld]", name, (long long)d0,
+                      (long long)d1);
+        else
+            capt_fail(err, CAPT_E_FORMAT, "model: tensor %s is missing or not [%lld]", name, (long long)d0);
         return NULL;
     }
     if (need_f32 && t->dtype != CAPT_DTYPE_F32) {

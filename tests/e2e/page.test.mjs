@@ -1,6 +1,6 @@
 // End-to-end tests of the web page in Debian's Chromium (headless, driven by
 // playwright-core; no browser download): a dropped photo of a cat gets a caption that
-// says so, the fake webcam
+// says so and its detected objects are drawn on request, the fake webcam
 // (a y4m made from a photo) gets one, hovering a word draws a heatmap, the page works
 // offline after the first load, a dropped text file gives an error and the page keeps
 // working, and no request leaves the page's own origin. The page is served cross-origin
@@ -108,6 +108,16 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   });
   assert.ok(painted > 1000, `the heatmap painted ${painted} pixels`);
   await page.screenshot({ path: path.join(SHOTS, 'photo.png'), fullPage: true });
+  // The detected objects are drawn on request, the cat among them.
+  assert.equal(await page.locator('[data-testid="boxes"]').count(), 0, 'no boxes until asked for');
+  await page.check('[data-testid="boxes-toggle"]');
+  const boxes = page.locator('[data-testid="boxes"]');
+  await boxes.waitFor();
+  const label = await boxes.getAttribute('aria-label');
+  console.log(`  ${label}`);
+  assert.match(label, /\bcat \d+%/);
+  assert.ok(await boxes.locator('rect').count() >= 1);
+  await page.screenshot({ path: path.join(SHOTS, 'boxes.png'), fullPage: true });
   await page.close();
 });
 

@@ -1,5 +1,5 @@
-// The JavaScript API (wasm/dist/capt.js) under node: same captions as the native CLI,
-// streaming, a flat heap over 1,000 captions, clean rejections of bad input.
+// The JavaScript API (wasm/dist/capt.js) under node: same captions and detections as the
+// native CLI, streaming, a flat heap over 1,000 captions, clean rejections of bad input.
 // Run: node --test tests/wasm/  (after scripts/build_wasm.sh and scripts/setup.sh)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +53,28 @@ test('same captions as the native CLI, first-step logits within 1e-3', async () 
   assert.ok(sameFlickr >= 19, `only ${sameFlickr} of 20 Flickr8k captions match`);
 });
 
+test('the detections the decoder read match the native CLI', async () => {
+  const native = nativeCaptions(photos);
+  for (const [i, image] of photos.entries()) {
+    const r = await captioner.caption(await readFile(image));
+    const n = native[i];
+    assert.equal(r.detections.length, n.detections.length, `${image}: detections`);
+    for (const [k, d] of r.detections.entries()) {
+      assert.equal(d.label, n.detections[k].label);
+      assert.ok(Math.abs(d.score - n.detections[k].score) <= 1e-4, `${image}: ${d.label} ${d.score}`);
+      d.box.forEach((v, j) => assert.ok(Math.abs(v - n.detections[k].box[j]) <= 1e-4));
+    }
+  }
+  const astronaut = await captioner.caption(await readFile(photos.find((p) => p.endsWith('astronaut.png'))));
+  assert.equal(astronaut.detections[0]?.label, 'person');
+  // a token's attention over the grid and the detection slots sums to at most 1 (empty slots take the rest)
+  const { mean, detections } = astronaut.attention;
+  assert.equal(detections[1][0].length, astronaut.detections.length);
+  const total = mean[1][0].reduce((a, b) => a + b, 0) + detections[1][0].reduce((a, b) => a + b, 0);
+  assert.ok(total <= 1 + 1e-4 && total > 0.5, `attention of a token sums to ${total}`);
+  assert.ok(astronaut.timingsMs.detect > 0);
+});
+
 test('onToken streams every token', async () => {
   const events = [];
   const r = await captioner.caption(await readFile(photos[1]), { beam: 1, onToken: (e) => events.push(e) });
@@ -68,10 +90,10 @@ test('results carry tokens, attention maps and timings', async () => {
   assert.equal(r.attention.maps.length, r.attention.layers);
   assert.equal(r.attention.maps[0].length, r.attention.heads);
   assert.equal(r.attention.maps[1][0].length, r.tokens.length);
-  const sum = r.attention.mean[1][0].reduce((a, b) => a + b, 0);
-  assert.ok(Math.abs(sum - 1) < 1e-4, `attention of a token sums to ${sum}`);
+  const sum = r.attention.mean[1][0].reduce((a, b) => a + b, 0) + r.attention.detections[1][0].reduce((a, b) => a + b, 0);
+  assert.ok(sum <= 1 + 1e-4 && sum > 0.5, `attention of a token sums to ${sum}`);
   for (const t of r.tokens) assert.ok(t.p > 0 && t.p <= 1);
-  for (const k of ['decode', 'encode', 'caption', 'total']) assert.ok(r.timingsMs[k] >= 0);
+  for (const k of ['decode', 'encode', 'detect', 'caption', 'total']) assert.ok(r.timingsMs[k] >= 0);
 });
 
 test('ImageData-like RGBA input', async () => {

@@ -134,9 +134,28 @@ EMSCRIPTEN_KEEPALIVE int capt_js_result_concept_label_len(const capt_result *r, 
 }
 EMSCRIPTEN_KEEPALIVE int capt_js_result_vocab(const capt_result *r) { return r->vocab; }
 EMSCRIPTEN_KEEPALIVE const float *capt_js_result_first_logits(const capt_result *r) { return r->first_logits; }
-/* 0 decode, 1 encode, 2 caption, 3 the encoder's preprocessing (ms) */
+/* 0 decode, 1 encode, 2 caption, 3 the encoder's preprocessing, 4 the detector (ms) */
 EMSCRIPTEN_KEEPALIVE double capt_js_result_timing(const capt_result *r, int which) {
-    return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : which == 2 ? r->caption_ms : r->preprocess_ms;
+    return which == 0 ? r->decode_ms : which == 1 ? r->encode_ms : which == 2 ? r->caption_ms
+         : which == 3 ? r->preprocess_ms : r->detect_ms;
+}
+/* The detections the decoder read: count, then per detection its box (which 0..3: x0, y0,
+ * x1, y1 in 0..1 of the image), score (4) and class (5), its label, and the tokens'
+ * attention to them ([layer][token][detection], head average). */
+EMSCRIPTEN_KEEPALIVE int capt_js_result_n_detections(const capt_result *r) { return r->n_detections; }
+EMSCRIPTEN_KEEPALIVE float capt_js_result_detection(const capt_result *r, int i, int which) {
+    const capt_detection *d = &r->detections[i];
+    float v[6] = {d->x0, d->y0, d->x1, d->y1, d->score, (float)d->class_index};
+    return which >= 0 && which < 6 ? v[which] : 0.0f;
+}
+EMSCRIPTEN_KEEPALIVE const char *capt_js_result_detection_label(const capt_result *r, int i) {
+    return r->detections[i].label.ptr;
+}
+EMSCRIPTEN_KEEPALIVE int capt_js_result_detection_label_len(const capt_result *r, int i) {
+    return (int)r->detections[i].label.len;
+}
+EMSCRIPTEN_KEEPALIVE const float *capt_js_result_detection_attention(const capt_result *r) {
+    return r->detection_attention;
 }
 
 /* ---- CLIP embeddings (docs/clip.md) ---------------------------------------------------------- */

@@ -55,6 +55,18 @@ export interface Attention {
   maps: Float32Array[][][];
   /** mean[layer][token]: the average over heads */
   mean: Float32Array[][];
+  /** detections[layer][token]: each detection's share of the attention (head average) */
+  detections: Float32Array[][];
+}
+
+export interface Detection {
+  /** COCO category ("person", "dog", ...) */
+  label: string;
+  classIndex: number;
+  /** the detector's confidence, 0..1 */
+  score: number;
+  /** [x0, y0, x1, y1]: left, top, right, bottom in 0..1 of the image's width and height */
+  box: [number, number, number, number];
 }
 
 export interface Concept {
@@ -68,9 +80,11 @@ export interface CaptionResult {
   tokens: Token[];
   /** the encoder's top classes, most probable first (empty without a classifier) */
   concepts: Concept[];
+  /** the detected objects the decoder read, most confident first (empty when it reads none) */
+  detections: Detection[];
   attention: Attention;
-  /** encode includes preprocess (resizing and normalizing for the encoder) */
-  timingsMs: { decode: number; encode: number; caption: number; preprocess: number; total: number };
+  /** encode includes preprocess (resizing and normalizing for the encoder); detect: the detector */
+  timingsMs: { decode: number; encode: number; caption: number; preprocess: number; detect: number; total: number };
   firstLogits?: Float32Array;
 }
 

@@ -302,13 +302,29 @@ export class Captioner {
       concepts.push({ label: m.UTF8ToString(m._capt_js_result_concept_label(r, i), m._capt_js_result_concept_label_len(r, i)),
         p: m._capt_js_result_concept_prob(r, i) });
     }
+    const nDet = m._capt_js_result_n_detections(r);
+    const detections = [];
+    for (let i = 0; i < nDet; i++) {
+      const v = [0, 1, 2, 3, 4, 5].map((k) => m._capt_js_result_detection(r, i, k));
+      detections.push({ label: m.UTF8ToString(m._capt_js_result_detection_label(r, i),
+        m._capt_js_result_detection_label_len(r, i)), classIndex: v[5], score: v[4], box: v.slice(0, 4) });
+    }
+    const detAtt = new Float32Array(m.HEAPU8.buffer, m._capt_js_result_detection_attention(r), layers * n * nDet).slice();
+    const detMaps = [];
+    for (let l = 0; l < layers; l++) {
+      const perToken = [];
+      for (let t = 0; t < n; t++) perToken.push(detAtt.subarray((l * n + t) * nDet, (l * n + t + 1) * nDet));
+      detMaps.push(perToken);
+    }
     return {
       caption: m.UTF8ToString(m._capt_js_result_caption(r)),
       tokens,
       concepts,
-      attention: { layers, heads, grid: [gh, gw], maps, mean: meanMaps },
+      detections,
+      attention: { layers, heads, grid: [gh, gw], maps, mean: meanMaps, detections: detMaps },
       timingsMs: { decode: m._capt_js_result_timing(r, 0), encode: m._capt_js_result_timing(r, 1),
-        caption: m._capt_js_result_timing(r, 2), preprocess: m._capt_js_result_timing(r, 3), total: totalMs },
+        caption: m._capt_js_result_timing(r, 2), preprocess: m._capt_js_result_timing(r, 3),
+        detect: m._capt_js_result_timing(r, 4), total: totalMs },
     };
   }
 

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { startEngine } from './engine.js';
+import Boxes from './Boxes.jsx';
 import { drawHeatmap } from './heatmap.js';
 import Webcam from './Webcam.jsx';
 
@@ -63,6 +64,11 @@ function Settings({ settings, setSettings, result }) {
         <input type="range" min={0} max={1} step={0.05} value={settings.opacity}
           onChange={(e) => setSettings({ ...settings, opacity: +e.target.value })} className="accent-amber-600" />
       </label>
+      <label className="flex items-center gap-2 text-sm">
+        <input type="checkbox" data-testid="boxes-toggle" checked={settings.boxes}
+          onChange={(e) => setSettings({ ...settings, boxes: e.target.checked })} className="h-4 w-4 accent-amber-600" />
+        Show detected objects
+      </label>
     </fieldset>
   );
 }
@@ -116,7 +122,7 @@ function Caption({ partial, result, busy, selected, setSelected }) {
           <button type="button" onClick={() => copy('alt', alt)} className="rounded-md border border-stone-300 px-3 py-1 hover:bg-stone-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500">Copy &lt;img alt&gt;</button>
           <span role="status" className="text-stone-500">{copied && (copied.startsWith('copy') ? copied : `Copied the ${copied}`)}</span>
           <p className="w-full text-xs text-stone-500" data-testid="timings">
-            decode {result.timingsMs.decode.toFixed(0)} ms · encode {result.timingsMs.encode.toFixed(0)} ms · caption {result.timingsMs.caption.toFixed(0)} ms · total {result.timingsMs.total.toFixed(0)} ms
+            decode {result.timingsMs.decode.toFixed(0)} ms · encode {result.timingsMs.encode.toFixed(0)} ms{result.timingsMs.detect ? ` · detect ${result.timingsMs.detect.toFixed(0)} ms` : ''} · caption {result.timingsMs.caption.toFixed(0)} ms · total {result.timingsMs.total.toFixed(0)} ms
           </p>
         </div>
       )}
@@ -135,7 +141,7 @@ export default function App() {
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
   const [selected, setSelected] = useState(null);
-  const [settings, setSettings] = useState({ beam: 3, maxTokens: 20, layer: 2, head: 0, opacity: 0.7 });
+  const [settings, setSettings] = useState({ beam: 3, maxTokens: 20, layer: 2, head: 0, opacity: 0.7, boxes: false });
   const overlay = useRef(null);
   const fileInput = useRef(null);
   const lastInput = useRef(null);
@@ -237,6 +243,12 @@ export default function App() {
     drawHeatmap(c, map, a?.grid[0] ?? 7, a?.grid[1] ?? 7);
   }, [result, selected, settings.layer, settings.head, image]);
 
+  // the detected objects, and the selected word's attention to each
+  const boxes = settings.boxes && result?.detections?.length ? (
+    <Boxes detections={result.detections}
+      weights={selected != null ? result.attention.detections[Math.min(settings.layer, result.attention.layers) - 1][selected] : null} />
+  ) : null;
+
   const onFrame = useCallback(async (frame, shownUrl) => {
     setImage({ url: shownUrl, width: frame.width, height: frame.height });
     return caption(frame);
@@ -276,6 +288,7 @@ export default function App() {
                   <img src={image.url} alt={result?.caption || 'The photo being captioned'} className="block w-full" />
                   <canvas ref={overlay} data-testid="attention-overlay" width={224} height={224} aria-hidden="true"
                     style={{ opacity: settings.opacity }} className="pointer-events-none absolute inset-0 h-full w-full" />
+                  {boxes}
                 </div>
               ) : (
                 <p className="p-8 text-center text-stone-500">Drop a photo anywhere, paste one, or choose a file.</p>
@@ -283,7 +296,7 @@ export default function App() {
             </div>
           ) : (
             <Webcam onFrame={onFrame} disabled={!engine} onError={(message, retry) => setError({ message, retry })}
-              overlay={overlay} image={image} opacity={settings.opacity} />
+              overlay={overlay} image={image} opacity={settings.opacity} boxes={boxes} />
           )}
           {mode === 'image' && (
             <div className="flex items-center gap-3">
@@ -303,7 +316,7 @@ export default function App() {
         </div>
       </main>
       <footer className="mt-auto text-xs text-stone-500">
-        MobileNetV2 encoder (Apache-2.0) and a decoder trained on Flickr8k (research use). Runs on WebAssembly; works offline once loaded.
+        MobileNetV2 encoder (Apache-2.0), CenterNet object detector (MIT) and a decoder trained on Flickr8k (research use). Runs on WebAssembly; works offline once loaded.
         {engine && (
           <span data-testid="engine">
             {' '}Engine: {engine.variant === 'threads' ? `SIMD, ${engine.threads} threads` : engine.variant === 'simd' ? 'SIMD, 1 thread' : 'no SIMD, 1 thread'}.

@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 // The webcam view: camera selection, a capture button, and a live mode that captions one
 // frame at a time (the next frame is taken only when the last caption is done, so work
 // never piles up).
-export default function Webcam({ onFrame, disabled, onError, overlay, image, opacity }) {
+export default function Webcam({ onFrame, disabled, onError, overlay, image, opacity, boxes }) {
   const video = useRef(null);
   const [devices, setDevices] = useState([]);
   const [deviceId, setDeviceId] = useState('');
@@ -101,6 +101,7 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
           <img src={image.url} alt="The captured frame" className="block w-full rounded-lg" />
           <canvas ref={overlay} data-testid="attention-overlay" width={224} height={224} aria-hidden="true"
             style={{ opacity }} className="pointer-events-none absolute inset-0 h-full w-full" />
+          {boxes}
         </div>
       )}
     </div>
