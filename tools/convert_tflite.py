@@ -9,7 +9,8 @@ Usage: convert_tflite.py MODEL.tflite LABELS.txt OUT.capt [--q8-max-error E] [--
 TFLite's per-tensor uint8 weights are integers times one scale. Every layer up to the
 visual-token grid keeps them exactly (see choose_dtype): q8_0 when each block holds its
 integers, else f16 integers, with the scale as a per-layer `output_scale`. The first
-convolution (it sees raw pixels), the depthwise weights (small) and every bias stay f32;
+convolution (it sees raw pixels) and every bias stay f32, the depthwise weights are f16
+integers with a weight_scale the engine applies at load (the same f32 weights);
 the classifier head, after the grid, is q8_0 when its error is below --q8-max-error.
 """
 import argparse
@@ -87,15 +88,15 @@ def graph_ops(model, input_size=None):
             if op.name == "CONV_2D":
                 o["type"] = "conv2d"
                 o["weight"] = w.reshape(w.shape[0], -1)  # [Cout, kh*kw*Cin]
-                if wt.scale is not None and len(wt.scale) == 1 and wt.data.dtype in (np.uint8, np.int8):
-                    # Per-tensor integer weights: q8_0 can keep them exactly (q8_0_blocks).
-                    o["integers"] = (wt.data.astype(np.int64) - int(wt.zero_point[0])).reshape(w.shape[0], -1)
-                    o["scale"] = float(wt.scale[0])
             else:
                 if opt["depth_multiplier"] != 1:
                     raise ValueError("depth_multiplier != 1 is not supported")
                 o["type"] = "depthwise"
                 o["weight"] = w.reshape(kh * kw, w.shape[3])  # [kh*kw, C]
+            if wt.scale is not None and len(wt.scale) == 1 and wt.data.dtype in (np.uint8, np.int8):
+                # Per-tensor integer weights: stored exactly (q8_0_blocks, choose_dtype).
+                o["integers"] = (wt.data.astype(np.int64) - int(wt.zero_point[0])).reshape(o["weight"].shape)
+                o["scale"] = float(wt.scale[0])
             o["bias"] = b.astype(np.float32)
         elif op.name == "ADD":
             o.update(type="add", activation=op.options["activation"], shape=list(in_shape))
@@ -195,7 +196,13 @@ def convert(tflite_path, labels_path, q8_max_error=1e-2, prefix="encoder", input
             w.add_meta(p + "stride", o["stride"])
             w.add_meta(p + "pad", o["pad"])
             if o["type"] == "depthwise":
+                # The engine converts depthwise weights to f32 at load: the integers as f16
+                # (exact) and their scale, which the engine multiplies in as tflite.real()
+                # does (in double, then rounded to f32), so the f32 weights are the same.
                 dt, stored, alpha = "f32", o["weight"], 1.0
+                if "integers" in o and np.abs(o["integers"]).max() < 2048:
+                    dt, stored = "f16", o["integers"].astype(np.float32)
+                    w.add_meta(p + "weight_scale", o["scale"])
             else:
                 dt, stored, alpha = choose_dtype(o, i == 0, i + 1 > outputs["grid"], q8_max_error)
             scale = alpha * logit_scale if i + 1 == outputs["logits"] else alpha  # value v is op v-1's

@@ -53,7 +53,7 @@ def tensors(model):
     out += [("decoder.ln_f.weight", sd["ln_f.weight"], "f32"), ("decoder.ln_f.bias", sd["ln_f.bias"], "f32"),
             ("decoder.out_bias", sd["out_bias"], "f32")]
     if model.config.det_max:
-        out += [("decoder.det.class", sd["det_class"], "f32"), ("decoder.det.box.weight", sd["det_box.weight"], "f32"),
+        out += [("decoder.det.class", sd["det_class"], "matrix"), ("decoder.det.box.weight", sd["det_box.weight"], "f32"),
                 ("decoder.det.box.bias", sd["det_box.bias"], "f32"), ("decoder.det.count", sd["det_count"], "f32"),
                 ("decoder.det.pad", sd["det_pad"], "f32"), ("decoder.det.ln.weight", sd["ln_det.weight"], "f32"),
                 ("decoder.det.ln.bias", sd["ln_det.bias"], "f32")]

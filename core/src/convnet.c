@@ -180,9 +180,17 @@ static capt_status load_op(reader *r, capt_convnet *net, int i) {
     if (!w) return r->err ? r->err->status : CAPT_E_FORMAT;
     if (w->dtype == CAPT_DTYPE_Q8_0 || w->dtype == CAPT_DTYPE_Q4_0)
         return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d depthwise weights must be f32 or f16", i);
+    const capt_meta *weight_scale = find(r, "weight_scale", CAPT_META_FLOAT, i);
+    if (weight_scale && !(weight_scale->float_value > 1e-30 && weight_scale->float_value < 1e30))
+        return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d weight_scale must be positive", i);
     op->depthwise_weight = malloc(sizeof(float) * (size_t)w->n_elements);
     if (!op->depthwise_weight) return capt_fail(r->err, CAPT_E_NOMEM, "model: out of memory");
     capt_dequantize_row(w->dtype, w->data, op->depthwise_weight, w->n_elements);
+    /* Integer weights times their scale, in double and then rounded to f32: the real values
+     * a TFLite converter computes (docs/mobilenet_v2.md). */
+    if (weight_scale)
+        for (int64_t k = 0; k < w->n_elements; k++)
+            op->depthwise_weight[k] = (float)((double)op->depthwise_weight[k] * weight_scale->float_value);
     return CAPT_OK;
 }
 

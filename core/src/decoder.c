@@ -73,7 +73,10 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
         dec->det_min_score = nn_meta_float(&l, "decoder.det_min_score", 0.0f);
         if (l.ok && !(dec->det_min_score >= 0.0f && dec->det_min_score <= 1.0f))
             l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.det_min_score must be in 0..1");
-        dec->det_class = nn_mat_f32(&l, "decoder.det.class", dec->det_classes, d);
+        if (l.ok && !(dec->det_class = capt_file_tensor_checked(f, "decoder.det.class", 2, dec->det_classes, d, 0, err)))
+            l.ok = 0;
+        if (l.ok && !capt_dtype_row_bytes(dec->det_class->dtype, d))
+            l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.det.class is quantized but its rows are not whole blocks");
         dec->det_box = nn_linear(&l, "decoder.det.box", d, CAPT_DET_FEATURES, 1);
         dec->det_count = nn_mat_f32(&l, "decoder.det.count", dec->det_counts, d);
         dec->det_pad = nn_vec(&l, "decoder.det.pad", d);
@@ -185,9 +188,9 @@ static void det_features(const capt_detection *t, float *f) {
 
 /* Memory rows of the detection slots: LN_d(class[c] + box(features) + count[min(n_c,
  * counts) - 1]) for the n detections (n_c: how many of them are of class c), LN_d(pad)
- * for the empty slots after them. */
+ * for the empty slots after them. scratch: [d]. */
 static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, capt_isa isa, const capt_detection *dets,
-                                    int n, float *mem, capt_error *err) {
+                                    int n, float *mem, float *scratch, capt_error *err) {
     const int d = dec->d;
     float features[CAPT_DET_FEATURES * 256] = {0};
     for (int k = 0; k < n; k++) {
@@ -198,11 +201,15 @@ static capt_status detection_tokens(const capt_decoder *dec, capt_pool *pool, ca
     }
     capt_status st = n ? nn_linear_apply(&dec->det_box, pool, isa, features, n, mem, err) : CAPT_OK; /* [n, d] */
     if (st) return st;
+    size_t class_row = capt_dtype_row_bytes(dec->det_class->dtype, d);
     for (int k = 0; k < n; k++) {
         int same = 0;
         for (int j = 0; j < n; j++) same += dets[j].class_index == dets[k].class_index;
         float *m = mem + (size_t)k * d;
-        nn_add_into(m, dec->det_class + (size_t)dets[k].class_index * d, (size_t)d);
+        capt_dequantize_row(dec->det_class->dtype,
+                            (const unsigned char *)dec->det_class->data + (size_t)dets[k].class_index * class_row,
+                            scratch, d);
+        nn_add_into(m, scratch, (size_t)d);
         nn_add_into(m, dec->det_count + (size_t)((same < dec->det_counts ? same : dec->det_counts) - 1) * d, (size_t)d);
     }
     for (int k = n; k < dec->det_max; k++) memcpy(mem + (size_t)k * d, dec->det_pad, sizeof(float) * (size_t)d);
@@ -227,8 +234,10 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
         for (int i = 0; i < d; i++) m[i] += r[i] + c[i];
     }
     nn_layer_norm(s->mem, s->mem, V, d, dec->lnv_w, dec->lnv_b, dec->ln_eps);
-    if (dec->det_max && (st = detection_tokens(dec, pool, isa, dets, n_dets, s->mem + (size_t)V * d, err)) != CAPT_OK)
-        return st;
+    if (dec->det_max) { /* s->h is free until the first step */
+        st = detection_tokens(dec, pool, isa, dets, n_dets, s->mem + (size_t)V * d, s->h, err);
+        if (st) return st;
+    }
     for (int l = 0; l < dec->layers && !st; l++) {
         st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
         if (!st) st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);

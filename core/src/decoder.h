@@ -41,7 +41,7 @@ typedef struct capt_decoder {
      * det_min_score; empty slots hold a learned padding token. */
     int det_max, det_classes, det_counts;
     float det_min_score;
-    const float *det_class;               /* [det_classes, d] */
+    const capt_tensor *det_class;         /* [det_classes, d], any dtype */
     linear det_box;                       /* [d, CAPT_DET_FEATURES] */
     const float *det_count;               /* [det_counts, d]: by the number of detections of the class */
     const float *det_pad;                 /* [d] */
