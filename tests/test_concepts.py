@@ -3,7 +3,7 @@
 four shared photos and 12 Flickr8k test images, `capt caption` (beam 3, guidance on)
 equals train/search.py's beam search with the bonus train/concepts.py computes from the
 map stored in the model file and the class probabilities of the engine's own visual
-tokens (at least 15 of 16: the engine's probabilities come from f32 activations, the
+tokens, and the detection slots of the engine's own detections (at least 15 of 16: the engine's probabilities come from f32 activations, the
 reference's from the f16 tokens, so a near-tie may break differently). The cat photo is
 called a cat with guidance, and its caption without guidance (--no-concepts) is PyTorch's
 unguided one. (The Flickr8k-only decoder called the cat "a man" without guidance; the
@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "train"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import concepts  # noqa: E402
 import data  # noqa: E402
+import detections  # noqa: E402
 import search  # noqa: E402
 from captfile import CaptWriter, read_capt  # noqa: E402
 from clip_bpe import ClipBPE  # noqa: E402
@@ -47,7 +48,9 @@ torch.set_num_threads(1)
 f = read_capt(MODEL)
 m = f.meta
 cfg = Config(len(m["decoder.vocab"]), m["decoder.d_model"], m["decoder.n_heads"], m["decoder.n_layers"],
-             m["decoder.d_mlp"], m["decoder.max_len"], m["decoder.grid_h"], m["decoder.grid_w"], m["decoder.d_visual"])
+             m["decoder.d_mlp"], m["decoder.max_len"], m["decoder.grid_h"], m["decoder.grid_w"], m["decoder.d_visual"],
+             det_max=m.get("decoder.det_max", 0), det_classes=m.get("decoder.det_classes", 80),
+             det_counts=m.get("decoder.det_counts", 4), det_min_score=m.get("decoder.det_min_score", 0.0))
 with tempfile.TemporaryDirectory() as tmp:
     decoder_only = os.path.join(tmp, "decoder.capt")
     w = CaptWriter()
@@ -63,6 +66,15 @@ with tempfile.TemporaryDirectory() as tmp:
     capt("features", "--model", MODEL, "--list", listing, "--out", feats_path)
     feats = np.load(feats_path)
 vocab = data.Vocab(list(m["decoder.vocab"]), ClipBPE(data.MERGES))
+# the detection slots the decoder reads (the engine's own detections)
+dets = [None] * len(images)
+if cfg.det_max:
+    found = {}
+    for line in capt("detect", "--model", MODEL, "--json", "--min-score", repr(cfg.det_min_score), *images).splitlines():
+        j = json.loads(line)
+        found[j["image"]] = np.asarray([d["box"] + [d["score"], d["class"]] for d in j["detections"]],
+                                       np.float32).reshape(-1, 6)
+    dets = [torch.from_numpy(detections.slots(found[p], cfg.det_max, cfg.det_min_score))[None] for p in images]
 tokens = np.array(m["decoder.concept_token"])
 beta, tau = m["decoder.concept_beta"], m["decoder.concept_tau"]
 head = concepts.classifier(f)
@@ -73,7 +85,7 @@ same, failures = 0, 0
 for i, path in enumerate(images):
     bias = torch.from_numpy(concepts.concept_bias(probs[i], tokens, len(vocab), beta, tau))
     grid = torch.from_numpy(feats[i:i + 1].astype(np.float32))
-    want = vocab.decode(search.beam(model, grid, 3, 20, 1.0, bias))
+    want = vocab.decode(search.beam(model, grid, 3, 20, 1.0, bias, dets1=dets[i]))
     if want == engine[i].strip():
         same += 1
     else:
@@ -83,7 +95,7 @@ failures += same < len(images) - 1
 i = [n for n, p in enumerate(images) if p.endswith("chelsea.png")][0]
 cat = engine[i]
 plain = capt("caption", "--model", MODEL, "--raw", "--no-concepts", images[i]).split("\t", 1)[1].strip()
-want = vocab.decode(search.beam(model, torch.from_numpy(feats[i:i + 1].astype(np.float32)), 3, 20, 1.0))
+want = vocab.decode(search.beam(model, torch.from_numpy(feats[i:i + 1].astype(np.float32)), 3, 20, 1.0, dets1=dets[i]))
 ok = " cat " in " %s " % cat and plain == want
 print("%s chelsea.png: %r with guidance; without: %r (PyTorch %r)" % ("ok  " if ok else "FAIL", cat, plain, want))
 failures += not ok

@@ -11,7 +11,8 @@ the squeeze-and-excite gate (h·relu6(x+3)), sigmoid, relu and relu6 become acti
 a multiplication by a constant becomes the op's output scale; the gate's product, the
 upsampling, the concatenation, sums and means become ops of their own. The
 post-processing after the heatmap and the box offsets (max-pool, top-k, gather) is done
-by the engine (core/src/detector.c), not converted. The network is fully convolutional:
+by the engine (core/src/detector.c), not converted; the heatmap is stored as logits
+(`detector.heatmap_logits`), whose peaks are the sigmoid's. The network is fully convolutional:
 --input-size runs it on a square input of another size (every shape follows from it).
 
 Weights: the graph stores them as f16, so f16 (the default) keeps them exactly. --dtype
@@ -235,6 +236,9 @@ def convert(graph_path, input_size=320, dtype="f16"):
     heatmap, boxes = conv.convert()
     if conv.ops[heatmap - 1].get("activation") != "sigmoid":
         raise ValueError("the heatmap is not a sigmoid's output")
+    # The engine finds the peaks on the logits and takes the sigmoid of those only (the
+    # sigmoid is monotonic; 0.5 M of them per image cost more than the search).
+    conv.ops[heatmap - 1]["activation"] = "none"
     w = CaptWriter()
     p = "detector."
     w.add_meta(p + "type", "centernet")
@@ -250,6 +254,7 @@ def convert(graph_path, input_size=320, dtype="f16"):
     w.add_meta(p + "n_ops", len(conv.ops))
     w.add_meta(p + "hard_scale", conv.hard_scale)
     w.add_meta(p + "heatmap", heatmap)
+    w.add_meta(p + "heatmap_logits", 1)
     w.add_meta(p + "boxes", boxes)
     w.add_meta(p + "stride", STRIDE)
     w.add_meta(p + "max_detections", MAX_DETECTIONS)

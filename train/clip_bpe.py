@@ -10,6 +10,7 @@ golden file as the C code.
 """
 import gzip
 import html
+import re
 import unicodedata
 
 SOT, EOT = "<|startoftext|>", "<|endoftext|>"
@@ -36,9 +37,22 @@ def _is_number(c):
     return unicodedata.category(c).startswith("N")
 
 
+# CLIP's pattern for ASCII text: there \p{L} is [a-z] (the text is lowercased by clean())
+# and \p{N} is [0-9]; regex alternation tries the branches in the order pre_tokenize does.
+_ASCII_PATTERN = re.compile(r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-z]+|[0-9]|[^\sa-z0-9]+")
+
+
 def pre_tokenize(text):
     """CLIP's pattern <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|
-    [^\\s\\p{L}\\p{N}]+, scanned left to right."""
+    [^\\s\\p{L}\\p{N}]+, scanned left to right (lowercase ASCII text, nearly every
+    caption, by the same pattern as a regular expression: several times faster)."""
+    if text.isascii() and text.lower() == text:
+        return _ASCII_PATTERN.findall(text)
+    return scan(text)
+
+
+def scan(text):
+    """pre_tokenize for any text, one character at a time."""
     pieces, i, n = [], 0, len(text)
     while i < n:
         for special in (SOT, EOT):

@@ -55,28 +55,38 @@ class Painter:
         """grids [B, N, C] (real, float32; N = grid_h * grid_w) -> painted copies."""
         grids = grids.clone()
         N = grids.shape[1]
-        jobs = []  # (row, class, target probability)
+        jobs = []  # (row, class, target probability, cells [N, 1])
         for i, named in enumerate(classes_per_grid):
             for c in named[:MAX_CONCEPTS]:
                 jobs.append((i, c, random.uniform(*TARGET_P)))
             if random.random() < DISTRACTOR_CHANCE:
                 jobs.append((i, random.choice(self.mapped), random.uniform(*DISTRACTOR_P)))
-        for i, c, target in jobs:
+        for k, (i, c, target) in enumerate(jobs):
             h, w = random.randint(2, grid_h), random.randint(2, grid_w)
             r0, c0 = random.randint(0, grid_h - h), random.randint(0, grid_w - w)
             mask = torch.zeros(grid_h, grid_w)
             mask[r0:r0 + h, c0:c0 + w] = 1
-            mask = mask.reshape(N, 1)
-            grid, d = grids[i], self.direction[c]
-            lo, hi = 0.0, 400.0
+            jobs[k] = (i, c, target, mask.reshape(N, 1))
+        # The jobs of one grid run in order, each on what the ones before painted; the k-th
+        # jobs of all grids run together, their paint strengths found by one batched bisection.
+        rounds, seen = [], {}
+        for job in jobs:
+            k = seen[job[0]] = seen.get(job[0], -1) + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(job)
+        for batch in rounds:
+            rows, cls = torch.tensor([j[0] for j in batch]), torch.tensor([j[1] for j in batch])
+            target = torch.tensor([j[2] for j in batch])
+            mask = torch.stack([j[3] for j in batch])                      # [J, N, 1]
+            grid, d = grids[rows], self.direction[cls][:, None, :]         # [J, N, C], [J, 1, C]
+            lo, hi = torch.zeros(len(batch)), torch.full((len(batch),), 400.0)
             for _ in range(14):  # bisection on the paint strength: p(class) grows with it
                 mid = (lo + hi) / 2
-                pooled = (grid + mask * mid * d).clamp(max=6.0).mean(0, keepdim=True)
-                if self._probability(pooled, torch.tensor([c]))[0] < target:
-                    lo = mid
-                else:
-                    hi = mid
-            grids[i] = (grid + mask * hi * d).clamp(max=6.0)
+                pooled = (grid + mask * mid[:, None, None] * d).clamp(max=6.0).mean(1)
+                below = self._probability(pooled, cls) < target
+                lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+            grids[rows] = (grid + mask * hi[:, None, None] * d).clamp(max=6.0)
         return grids.half().float()  # f16 values, as the engine's features are stored
 
 

@@ -163,17 +163,19 @@ def plot(log_rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ep = [r["epoch"] for r in log_rows]
+    scored = [r for r in log_rows if r["dev_loss"] == r["dev_loss"]]  # the epochs dev was scored after (not NaN)
+    dev_ep = [r["epoch"] for r in scored]
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     ax[0].plot(ep, [r["train_loss"] for r in log_rows], label="train")
-    ax[0].plot(ep, [r["dev_loss"] for r in log_rows], label="dev")
+    ax[0].plot(dev_ep, [r["dev_loss"] for r in scored], ".-", label="dev")
     ax[0].set_title("loss")
     ax[0].legend()
     ax[1].plot(ep, [r["train_acc"] for r in log_rows], label="train")
-    ax[1].plot(ep, [r["dev_acc"] for r in log_rows], label="dev")
+    ax[1].plot(dev_ep, [r["dev_acc"] for r in scored], ".-", label="dev")
     ax[1].set_title("per-token accuracy")
     ax[1].legend()
-    ax[2].plot(ep, [r["dev_bleu4"] for r in log_rows], label="BLEU-4")
-    ax[2].plot(ep, [r["dev_cider_d"] for r in log_rows], label="CIDEr-D")
+    ax[2].plot(dev_ep, [r["dev_bleu4"] for r in scored], ".-", label="BLEU-4")
+    ax[2].plot(dev_ep, [r["dev_cider_d"] for r in scored], ".-", label="CIDEr-D")
     ax[2].set_title("dev, greedy")
     ax[2].legend()
     for a in ax:
@@ -227,7 +229,9 @@ def main():
     ap.add_argument("--features", required=True)
     add_common_args(ap, epochs=40)
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
-    ap.add_argument("--patience", type=int, default=12)
+    ap.add_argument("--patience", type=int, default=12, help="evaluations without a dev CIDEr-D gain before stopping")
+    ap.add_argument("--eval-every", type=int, default=1, help="score dev (and coco-ood-dev) after every N epochs "
+                                                               "and after the last (the rest log no dev figures)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", help="start from these weights (pretrain_text.py's pretrained.pt: same sizes and "
                                    "vocabulary)")
@@ -382,25 +386,31 @@ def main():
             loss_sum += loss.item() * n
             acc_sum += (logits.argmax(-1) == targets).sum().item()
             tok_sum += n
-        dev_loss, dev_acc = evaluate_loss(model, images, dev_names, caps, vocab, args.max_len)
-        hyps = decode_split(model, images, dev_names, vocab)
-        scores = metrics.score_all(hyps, [caps[n] for n in dev_names])
+        train_seconds = time.time() - t0
+        evaluated = epoch % args.eval_every == 0 or epoch == args.epochs
+        if evaluated:
+            dev_loss, dev_acc = evaluate_loss(model, images, dev_names, caps, vocab, args.max_len)
+            hyps = decode_split(model, images, dev_names, vocab)
+            scores = metrics.score_all(hyps, [caps[n] for n in dev_names])
+        else:
+            dev_loss = dev_acc = float("nan")
+            hyps, scores = [""], {"bleu4": float("nan"), "cider_d": float("nan")}
         row = {"epoch": epoch, "train_loss": loss_sum / tok_sum, "train_acc": acc_sum / tok_sum, "dev_loss": dev_loss,
                "dev_acc": dev_acc, "dev_bleu4": scores["bleu4"], "dev_cider_d": scores["cider_d"],
-               "lr": sched.get_last_lr()[0], "seconds": time.time() - t0}
+               "lr": sched.get_last_lr()[0], "seconds": time.time() - t0, "train_seconds": train_seconds}
         if scorer:
             row["train_reward"] = reward_sum / len(order)
-        if ood:
+        if ood and evaluated:
             ood_names = sorted(ood_refs)
             ood_hyps = decode_split(model, ood, ood_names, vocab)
             row["ood_cider_d"] = metrics.score_all(ood_hyps, [ood_refs[n] for n in ood_names])["cider_d"]
         log_rows.append(row)
-        improved = scores["cider_d"] > best
+        improved = evaluated and scores["cider_d"] > best
         if improved:
             best, since_best = scores["cider_d"], 0
             torch.save({"model": model.state_dict(), **meta, "epoch": epoch, "dev": scores},
                        os.path.join(args.out, "best.pt"))
-        else:
+        elif evaluated:
             since_best += 1
         if args.save_epochs:
             torch.save({"model": model.state_dict(), **meta, "epoch": epoch}, os.path.join(args.out, "epoch%02d.pt" % epoch))
@@ -408,16 +418,16 @@ def main():
                     "epoch": epoch, "best": best, "since_best": since_best, "py_rng": random.getstate(),
                     "torch_rng": torch.get_rng_state(), **meta}, os.path.join(args.out, "last.pt"))
         with open(os.path.join(args.out, "log.csv"), "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
+            w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in log_rows for k in r)))
             w.writeheader()
             w.writerows(log_rows)
         plot(log_rows, os.path.join(args.out, "curves.png"))
         print("epoch %2d  train %.3f acc %.3f  dev %.3f acc %.3f  BLEU-4 %.4f CIDEr-D %.4f  %s %.0fs%s  e.g. %s" % (
             epoch, row["train_loss"], row["train_acc"], dev_loss, dev_acc, scores["bleu4"], scores["cider_d"],
             "*" if improved else " ", row["seconds"],
-            "  coco-ood-dev CIDEr-D %.4f" % row["ood_cider_d"] if ood else "", hyps[0]), flush=True)
+            "  coco-ood-dev CIDEr-D %.4f" % row["ood_cider_d"] if "ood_cider_d" in row else "", hyps[0]), flush=True)
         if since_best >= args.patience:
-            print("early stop: no dev CIDEr-D gain for %d epochs" % args.patience)
+            print("early stop: no dev CIDEr-D gain for %d evaluations" % args.patience)
             break
     json.dump({"best_dev_cider_d": best, "epochs": len(log_rows)}, open(os.path.join(args.out, "summary.json"), "w"))
 

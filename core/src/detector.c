@@ -2,6 +2,7 @@
  * image, and decoding the heatmap's peaks into boxes as CenterNet's graph does (a 3x3
  * max-pool keeps the local maxima, the most confident are kept, each box read from the
  * offsets at its cell). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ capt_status capt_detector_load(const capt_file *f, capt_detector **out, capt_err
         nn_loader l = {f, err, 1};
         det->stride = nn_meta_int(&l, "detector.stride", 1, 64);
         det->max_detections = nn_meta_int(&l, "detector.max_detections", 1, MAX_DETECTIONS);
+        det->heatmap_logits =
+            capt_file_find_meta(f, "detector.heatmap_logits") ? nn_meta_int(&l, "detector.heatmap_logits", 0, 1) : 0;
         st = l.ok ? CAPT_OK : CAPT_E_FORMAT;
     }
     if (!st) {
@@ -63,11 +66,18 @@ static int ranks_before(float score_a, size_t index_a, float score_b, size_t ind
 
 static float clip01(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
 int capt_detector_decode(const capt_detector *det, const float *heatmap, const float *boxes, float min_score,
                          capt_detection *out) {
     const capt_convnet *net = det->net;
     const convnet_shape hm = net->shapes[net->outputs[DETECTOR_HEATMAP]], in = net->shapes[0];
     const int C = hm.c, K = det->max_detections;
+    /* With logits, the search runs on them (the sigmoid is monotonic): a value whose logit
+     * is clearly below the threshold's is skipped, the others are checked by their score. */
+    float least = min_score;
+    if (det->heatmap_logits)
+        least = min_score <= 0.0f ? -INFINITY : min_score >= 1.0f ? INFINITY : logf(min_score / (1 - min_score)) - 1e-3f;
     size_t index[MAX_DETECTIONS]; /* flat heatmap index of each kept peak, in rank order */
     int n = 0;
     for (int y = 0; y < hm.h; y++)
@@ -75,8 +85,9 @@ int capt_detector_decode(const capt_detector *det, const float *heatmap, const f
             for (int c = 0; c < C; c++) {
                 size_t at = ((size_t)y * hm.w + x) * C + c;
                 float v = heatmap[at];
-                if (!(v >= min_score) || (n == K && !ranks_before(v, at, heatmap[index[K - 1]], index[K - 1])))
+                if (!(v >= least) || (n == K && !ranks_before(v, at, heatmap[index[K - 1]], index[K - 1])))
                     continue;
+                if (det->heatmap_logits && !(sigmoidf(v) >= min_score)) continue;
                 /* a peak equals the maximum of its 3x3 neighbourhood (cells outside do not count) */
                 int peak = 1;
                 for (int dy = -1; dy <= 1 && peak; dy++)
@@ -98,9 +109,10 @@ int capt_detector_decode(const capt_detector *det, const float *heatmap, const f
         int c = (int)(index[i] % (size_t)C), x = (int)(cell % (size_t)hm.w), y = (int)(cell / (size_t)hm.w);
         const float *o = boxes + cell * 4;
         float cx = (float)(x * det->stride), cy = (float)(y * det->stride);
+        float score = det->heatmap_logits ? sigmoidf(heatmap[index[i]]) : heatmap[index[i]];
         out[i] = (capt_detection){clip01((cx - o[0]) / (float)in.w), clip01((cy - o[1]) / (float)in.h),
                                   clip01((cx + o[2]) / (float)in.w), clip01((cy + o[3]) / (float)in.h),
-                                  heatmap[index[i]], c, capt_meta_string_at(det->labels, (size_t)c)};
+                                  score, c, capt_meta_string_at(det->labels, (size_t)c)};
     }
     return n;
 }

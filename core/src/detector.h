@@ -11,8 +11,9 @@
 enum { DETECTOR_HEATMAP, DETECTOR_BOXES };
 
 typedef struct capt_detector {
-    capt_convnet *net;       /* outputs: heatmap [h, w, classes] (after the sigmoid) and
-                              * boxes [h, w, 4] (left, top, right, bottom distances in input pixels) */
+    capt_convnet *net;       /* outputs: heatmap [h, w, classes] and boxes [h, w, 4] (left, top,
+                              * right, bottom distances in input pixels) */
+    int heatmap_logits;      /* 1: the heatmap holds logits, a peak's score is their sigmoid */
     preprocess pre;
     int stride;              /* input pixels per heatmap cell */
     int classes;
