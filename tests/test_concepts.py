@@ -83,7 +83,11 @@ probs = concepts.class_probs(feats, head)
 engine = [json.loads(line)["caption"] for line in capt("caption", "--model", MODEL, "--raw", "--json", *images).splitlines()]
 same, failures = 0, 0
 for i, path in enumerate(images):
-    bias = torch.from_numpy(concepts.concept_bias(probs[i], tokens, len(vocab), beta, tau))
+    bias = concepts.concept_bias(probs[i], tokens, len(vocab), beta, tau)
+    if "decoder.det_concept_token" in m:  # and the detections' votes
+        bias = bias + concepts.detection_bias(dets[i][0].numpy(), np.array(m["decoder.det_concept_token"]), len(vocab),
+                                              m["decoder.det_concept_beta"], m["decoder.det_concept_tau"])
+    bias = torch.from_numpy(bias)
     grid = torch.from_numpy(feats[i:i + 1].astype(np.float32))
     want = vocab.decode(search.beam(model, grid, 3, 20, 1.0, bias, dets1=dets[i]))
     if want == engine[i].strip():

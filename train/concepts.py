@@ -102,6 +102,43 @@ def concept_bias(probs, tokens, vocab_size, beta, tau):
     return bias
 
 
+def detection_concept_tokens(vocab, caps, train_names, text_captions=()):
+    """Decoder token id per COCO category of the detector (docs/model.md, "Concept
+    guidance"), or -1: of the category's words (detections.WORDS) that are whole words of
+    the vocabulary, the one most frequent in the training text. People are left to the
+    decoder ("man", "girl", "people" depend on more than a box)."""
+    import detections
+    counts = {}
+    for cap in [c for n in train_names for c in caps[n]] + list(text_captions):
+        for w in cap.lower().replace(".", " ").split():
+            counts[w] = counts.get(w, 0) + 1
+    word_token = {}
+    for i, cid in enumerate(vocab.clip_ids[2:], start=2):
+        text = vocab.tokenizer.token_bytes(cid).decode("utf-8", "replace")
+        if text.endswith(" "):
+            word_token[text.strip()] = i
+    tokens = np.full(len(detections.CLASSES), -1, dtype=np.int64)
+    for c, name in enumerate(detections.CLASSES):
+        words = [w for w in detections.WORDS[name].split() if w in word_token]
+        if c != detections.PERSON and words:
+            tokens[c] = word_token[max(words, key=lambda w: counts.get(w, 0))]
+    return tokens
+
+
+def detection_bias(dets, tokens, vocab_size, beta, tau):
+    """The logit bonus per decoder token from one image's detection slots [K, 6]: beta
+    times the best score of each category with a word and a detection scoring >= tau."""
+    bias = np.zeros(vocab_size, dtype=np.float32)
+    best = {}
+    for x0, y0, x1, y1, score, cls in dets:
+        c = int(cls)
+        if c >= 0 and score >= tau and tokens[c] >= 0:
+            best[c] = max(best.get(c, 0.0), float(score))
+    for c, score in best.items():
+        bias[tokens[c]] += np.float32(beta * np.float32(score))
+    return bias
+
+
 def main():
     """Writes the concept map and its strength into a decoder .capt file (in place)."""
     import argparse
@@ -120,6 +157,9 @@ def main():
                                                               "(train.py --text)")
     ap.add_argument("--beta", type=float, default=6.0)
     ap.add_argument("--tau", type=float, default=0.3)
+    ap.add_argument("--det-beta", type=float, default=0.0, help="guidance strength of the detected COCO categories "
+                                                                 "(a decoder with detection tokens; 0: none)")
+    ap.add_argument("--det-tau", type=float, default=0.3, help="the least detection score that guides")
     args = ap.parse_args()
     dec = read_capt(args.decoder)
     vocab = data.Vocab(list(dec.meta["decoder.vocab"]), ClipBPE(data.MERGES))
@@ -131,11 +171,18 @@ def main():
                             text)
     w = CaptWriter()
     for key, value in dec.meta.items():
-        if not key.startswith("decoder.concept_"):
+        if not key.startswith(("decoder.concept_", "decoder.det_concept_")):
             w.add_meta(key, value)
     w.add_meta("decoder.concept_token", [int(t) for t in tokens])
     w.add_meta("decoder.concept_beta", float(args.beta))
     w.add_meta("decoder.concept_tau", float(args.tau))
+    if dec.meta.get("decoder.det_max", 0):
+        det_tokens = detection_concept_tokens(vocab, caps, train, text)
+        w.add_meta("decoder.det_concept_token", [int(t) for t in det_tokens])
+        w.add_meta("decoder.det_concept_beta", float(args.det_beta))
+        w.add_meta("decoder.det_concept_tau", float(args.det_tau))
+        print("%d of %d detector categories name a decoder word; beta %g, tau %g" % (
+            int((det_tokens >= 0).sum()), len(det_tokens), args.det_beta, args.det_tau))
     for t in dec.tensors.values():
         w.add_tensor_raw(t.name, t.raw, t.dtype, t.shape)
     w.write(args.decoder)

@@ -319,6 +319,25 @@ static void guidance_from(const capt_decoder *dec, const float *probs, int n_cla
     }
 }
 
+/* Adds the detections' votes: each detector class with a word and a slotted detection
+ * scoring >= det_concept_tau, beta times its best score (the detections come best first). */
+static void guidance_add_detections(const capt_decoder *dec, const capt_detection *dets, int n, guidance *g) {
+    if (!dec->det_concept_token || !(dec->det_concept_beta > 0)) return;
+    for (int k = 0; k < n; k++) {
+        int c = dets[k].class_index, first = 1;
+        for (int j = 0; j < k && first; j++) first = dets[j].class_index != c;
+        int32_t t = (int32_t)capt_meta_int_at(dec->det_concept_token, (size_t)c);
+        if (!first || t < 0 || !(dets[k].score >= dec->det_concept_tau)) continue;
+        int i = 0;
+        while (i < g->n && g->token[i] != t) i++;
+        if (i == g->n) {
+            if (g->n == CAPT_MAX_GUIDED) continue;
+            g->token[g->n] = t, g->bonus[g->n++] = 0.0f;
+        }
+        g->bonus[i] += dec->det_concept_beta * dets[k].score;
+    }
+}
+
 /* Adds the bonuses to one hypothesis's logits, except for words it already holds. */
 static void apply_guidance(const guidance *g, const hyp *h, float *logits) {
     for (int k = 0; k < g->n; k++) {
@@ -487,7 +506,10 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
         probs = ctx->class_probs;
     }
     guidance g = {0};
-    if (!p.no_concepts) guidance_from(dec, probs, f.n_classes, &g);
+    if (!p.no_concepts) {
+        guidance_from(dec, probs, f.n_classes, &g);
+        guidance_add_detections(dec, found.items, found.n, &g);
+    }
     if ((st = search(ctx, &p, &g, found.items, found.n, out)) != CAPT_OK) return st;
     (*out)->encode_ms = f.preprocess_ms + f.encode_ms;
     (*out)->detect_ms = found.detect_ms;

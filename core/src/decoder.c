@@ -14,6 +14,18 @@
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
+/* A concept map: an int array of count entries (any count in 1..1e6 when count < 0), each a
+ * word of the vocabulary (not start or end) or -1. */
+static int concept_map_ok(const capt_meta *m, int count, int vocab) {
+    int ok = m->type == CAPT_META_ARRAY && m->elem_type == CAPT_META_INT && m->count >= 1 && m->count <= 1000000 &&
+             (count < 0 || m->count == (size_t)count);
+    for (size_t i = 0; ok && i < m->count; i++) {
+        int64_t t = capt_meta_int_at(m, i);
+        ok = t == -1 || (t >= 2 && t < vocab);
+    }
+    return ok;
+}
+
 capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error *err) {
     *out = NULL;
     capt_decoder *dec = calloc(1, sizeof *dec);
@@ -56,11 +68,7 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->concept_token = capt_file_find_meta(f, "decoder.concept_token");
     if (l.ok && dec->concept_token) {
         const capt_meta *m = dec->concept_token;
-        int ok = m->type == CAPT_META_ARRAY && m->elem_type == CAPT_META_INT && m->count >= 1 && m->count <= 1000000;
-        for (size_t i = 0; ok && i < m->count; i++) {
-            int64_t t = capt_meta_int_at(m, i);
-            ok = t == -1 || (t >= 2 && t < dec->vocab);
-        }
+        int ok = concept_map_ok(m, -1, dec->vocab);
         if (!ok) l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.concept_token must be decoder ids (or -1)");
         dec->n_concepts = ok ? (int)m->count : 0;
         dec->concept_beta = nn_meta_float(&l, "decoder.concept_beta", 0.0f);
@@ -82,6 +90,12 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
         dec->det_pad = nn_vec(&l, "decoder.det.pad", d);
         dec->lnd_w = nn_vec(&l, "decoder.det.ln.weight", d);
         dec->lnd_b = nn_vec(&l, "decoder.det.ln.bias", d);
+        dec->det_concept_token = capt_file_find_meta(f, "decoder.det_concept_token");
+        if (l.ok && dec->det_concept_token && !concept_map_ok(dec->det_concept_token, dec->det_classes, dec->vocab))
+            l.ok = 0, capt_fail(err, CAPT_E_FORMAT, "model: decoder.det_concept_token must be a decoder id (or -1) per "
+                                                    "detector class");
+        dec->det_concept_beta = nn_meta_float(&l, "decoder.det_concept_beta", 0.0f);
+        dec->det_concept_tau = nn_meta_float(&l, "decoder.det_concept_tau", 1.0f);
     }
     dec->n_memory = dec->n_visual + dec->det_max;
     dec->layer = l.ok ? calloc((size_t)dec->layers, sizeof *dec->layer) : NULL;

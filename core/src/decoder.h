@@ -46,6 +46,11 @@ typedef struct capt_decoder {
     const float *det_count;               /* [det_counts, d]: by the number of detections of the class */
     const float *det_pad;                 /* [d] */
     const float *lnd_w, *lnd_b;           /* [d] */
+    /* Concept guidance from the detections (docs/model.md): the decoder word of each
+     * detector class (-1: none), and the bonus det_concept_beta * (the class's best
+     * score) for classes detected with score >= det_concept_tau. NULL when absent. */
+    const capt_meta *det_concept_token;   /* int[det_classes] */
+    float det_concept_beta, det_concept_tau;
 } capt_decoder;
 
 /* A detection token's box features: x0, y0, x1, y1, centre x, centre y, width, height,
