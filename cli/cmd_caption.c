@@ -35,6 +35,12 @@ static int add_path(paths *p, const char *s, size_t len) {
     return 1;
 }
 
+static void free_paths(paths *p) {
+    for (int k = 0; k < p->n; k++) free(p->v[k]);
+    free(p->v);
+    *p = (paths){0};
+}
+
 static int has_image_extension(const char *name) {
     static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".JPG", ".JPEG", ".PNG", ".BMP", ".GIF"};
     const char *dot = strrchr(name, '.');
@@ -284,10 +290,14 @@ int cmd_caption(const char *program, int argc, char **argv) {
     for (; i < argc; i++)
         if (!collect(argv[i], &j.in)) {
             fprintf(stderr, "capt: out of memory reading the image list\n");
+            free_paths(&j.in);
             return 1;
         }
     cli_model m;
-    if (!cli_model_load(program, model_path, DEFAULT_MODEL, &m)) return 1;
+    if (!cli_model_load(program, model_path, DEFAULT_MODEL, &m)) {
+        free_paths(&j.in);
+        return 1;
+    }
     int status = 0;
     if (!capt_model_has_decoder(m.model)) {
         fprintf(stderr, "capt: this model has no caption decoder (an encoder-only file); use capt classify\n");
@@ -305,8 +315,7 @@ int cmd_caption(const char *program, int argc, char **argv) {
             status = 1;
         }
     }
-    for (int k = 0; k < j.in.n; k++) free(j.in.v[k]);
-    free(j.in.v);
+    free_paths(&j.in);
     free(j.lines);
     cli_model_free(&m);
     return status;

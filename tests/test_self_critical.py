@@ -63,7 +63,7 @@ before = metrics.cider_d([vocab.decode(ids) for ids in search.greedy(model, grid
 opt = torch.optim.Adam(model.parameters(), lr=3e-3)
 rewards = []
 for step in range(600):
-    loss, reward = train.self_critical_loss(model, grid, [0, 1, 2], [False] * 3, scorer, vocab, 8)
+    loss, reward = train.self_critical_loss(model, grid, None, [0, 1, 2], [False] * 3, scorer, vocab, 8)
     opt.zero_grad()
     loss.backward()
     opt.step()

@@ -18,6 +18,6 @@ sed "s|^|$CAPT_ASSETS/data/flickr8k/images/|" "$CAPT_ASSETS/data/flickr8k/Flickr
 ./build/capt caption --model "$MODEL" --raw --beam 3 --threads 2 "$@" "$CAPT_ASSETS"/data/coco-ood-dev/images/*.jpg \
   > "$OUT.coco.tsv"
 echo "== $MODEL: Flickr8k $SPLIT, then coco-ood-dev (C engine, beam 3)"
-$PY train/evaluate.py --jsonl "$OUT.flickr8k.tsv" --split "$SPLIT" | head -1
-$PY train/evaluate.py --jsonl "$OUT.coco.tsv" --refs coco-ood-dev | head -1
+$PY train/evaluate.py --jsonl "$OUT.flickr8k.tsv" --split "$SPLIT" | sed -n 1p
+$PY train/evaluate.py --jsonl "$OUT.coco.tsv" --refs coco-ood-dev | sed -n 1p
 ./build/capt caption --model "$MODEL" --beam 3 "$@" "$CAPT_ASSETS"/data/photos/*
