@@ -62,7 +62,18 @@ with tempfile.TemporaryDirectory() as tmp:
     check(att["grid"] == [7, 7] and len(att["maps"]) == att["layers"] and len(att["maps"][0]) == att["heads"] and
           len(att["maps"][0][0]) == len(o["tokens"]) and len(att["maps"][0][0][0]) == 49,
           "attention maps [layer][head][token][49]")
-    check(abs(sum(att["mean"][1][0]) - 1) < 1e-3, "a token's head-average map sums to 1")
+    # A token's attention is shared by the grid, the detections and the empty detection
+    # slots (not reported); with every slot filled, grid and detections take it all.
+    shares = [sum(att["mean"][1][t]) + sum(o["detection_attention"][1][t]) for t in range(len(o["tokens"]))]
+    check(all(0 < x < 1 + 1e-3 for x in shares), "a token's head-average grid and detection shares are at most 1 (%s)"
+          % ", ".join("%.3f" % x for x in shares))
+    busy = os.path.join(ASSETS, "data", "coco-ood-dev", "images", "000000000790.jpg")  # > 10 people
+    full = json.loads(run(["caption", "--model", MODEL, "--json", busy]).stdout)
+    shares = [sum(full["attention"]["mean"][1][t]) + sum(full["detection_attention"][1][t])
+              for t in range(len(full["tokens"]))]
+    check(len(full["detections"]) == 10 and all(abs(x - 1) < 2e-3 for x in shares),
+          "with all 10 detection slots filled, a token's grid and detection shares sum to 1 (%s)"
+          % ", ".join("%.4f" % x for x in shares))
     check(all(0 < t["p"] <= 1 and t["text"] for t in o["tokens"]), "tokens have text and probability")
     check(all(o["timings_ms"][k] >= 0 for k in ("decode", "encode", "caption")), "timings")
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end, in 79
-# minutes on 2 cores (measured from a clone on 2026-11-30: features 2, training stages
-# 36.5 + 20.5 + 12 + 6, export and test scores 2):
-#   1. builds capt and the MobileNetV2 encoder file,
+# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end (163
+# minutes on 2 cores for the shipped run of 2026-12-06, with other work on the machine:
+# features and detections 4.5, training stages 80 + 39 + 23 + 12, export and scores 5):
+#   1. builds capt, the MobileNetV2 encoder and the detector files,
 #   2. extracts the encoder's features of all Flickr8k images with the C engine itself
-#      (as they are and mirrored),
+#      (as they are and mirrored) and the detector's objects (capt detect),
 #   3. trains the decoder (train.py; resumable: rerun this script after an interruption)
 #      on Flickr8k for 50 epochs and averages the weights of the last 10, then trains it on for
 #      12 epochs with the text-only captions too and averages the last 4, then 5 more
@@ -12,10 +12,9 @@
 #      epoch of self-critical training (CIDEr-D reward),
 #   4. scores it on the test split (greedy, beam 3, beam 5) in fp32 and with the q8_0
 #      weights it ships with,
-#   5. exports weights/decoder-flickr8k.capt (with the concept map of docs/model.md), the
+#   5. exports weights/decoder-flickr8k.capt (with the concept maps of docs/model.md), the
 #      golden file tests/golden/decoder_golden.capt and weights/capt-default.capt.
-# It makes one run of the recipe; the shipped decoder averages this script's run with the
-# decoder shipped before it, itself the average of two 40-epoch runs (weights/MODEL_CARD.md).
+# The shipped decoder is one such run (weights/MODEL_CARD.md).
 # Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
 # Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
 set -euo pipefail
