@@ -35,12 +35,15 @@ static void refused_inputs(const char *assets) {
     static const unsigned char huge_png[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D',
                                              'R', 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0, 0, 0, 0};
     capt_status st = decode(huge_png, sizeof huge_png, &err);
-    CHECK(st == CAPT_E_IMAGE, "huge PNG: %s", err.message);
+    CHECK(st == CAPT_E_IMAGE && strstr(err.message, "a side of 100000 pixels is above the limit of 32768"),
+          "huge PNG: %s", err.message);
     /* 30000 x 30000 is within each side's limit but above 64 Mpixel. */
     unsigned char big[sizeof huge_png];
     memcpy(big, huge_png, sizeof big);
     big[16] = 0, big[17] = 0, big[18] = 0x75, big[19] = 0x30, big[20] = 0, big[21] = 0, big[22] = 0x75, big[23] = 0x30;
-    CHECK(decode(big, sizeof big, &err) == CAPT_E_IMAGE && strstr(err.message, "Mpixel"), "64 Mpixel: %s", err.message);
+    CHECK(decode(big, sizeof big, &err) == CAPT_E_IMAGE && strstr(err.message, "858.3 Mpixel is above the limit of 64") &&
+              !strstr(err.message, "side"),
+          "64 Mpixel: %s", err.message);
 
     /* Real files cut short: refused at every cut well before the end. */
     static const char *const files[] = {"data/photos/rocket.jpg", "data/photos/chelsea.png"};
@@ -79,7 +82,9 @@ static void rgba_input(void) {
     }
     CHECK(capt_image_from_rgba(px, 4, 2, 12, &img, &err) == CAPT_E_ARG, "stride smaller than the row");
     CHECK(capt_image_from_rgba(px, 2, 0, 12, &img, &err) == CAPT_E_IMAGE, "zero height");
-    CHECK(capt_image_from_rgba(px, 40000, 1, 160000, &img, &err) == CAPT_E_IMAGE, "over the side limit");
+    CHECK(capt_image_from_rgba(px, 40000, 1, 160000, &img, &err) == CAPT_E_IMAGE &&
+              strstr(err.message, "a side of 40000 pixels"),
+          "over the side limit: %s", err.message);
 }
 
 static void resizing(void) {

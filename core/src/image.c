@@ -8,12 +8,28 @@
 
 #include "internal.h"
 
+/* CAPT_OK when a width x height image is within the limits, else an error that names the
+ * limit it breaks (a side, or the pixel count: a 20000x20000 image has sides within the
+ * limit but 400 Mpixel). */
+static capt_status check_size(uint64_t width, uint64_t height, capt_error *err) {
+    if (width < 1 || height < 1)
+        return capt_fail(err, CAPT_E_IMAGE, "image size %llux%llu is empty", (unsigned long long)width,
+                         (unsigned long long)height);
+    if (width > CAPT_IMAGE_MAX_SIDE || height > CAPT_IMAGE_MAX_SIDE)
+        return capt_fail(err, CAPT_E_IMAGE, "image size %llux%llu: a side of %llu pixels is above the limit of %d",
+                         (unsigned long long)width, (unsigned long long)height,
+                         (unsigned long long)(width > height ? width : height), CAPT_IMAGE_MAX_SIDE);
+    if (width * height > CAPT_IMAGE_MAX_PIXELS)
+        return capt_fail(err, CAPT_E_IMAGE, "image size %llux%llu: %.1f Mpixel is above the limit of %u Mpixel",
+                         (unsigned long long)width, (unsigned long long)height, (double)(width * height) / (1 << 20),
+                         CAPT_IMAGE_MAX_PIXELS >> 20);
+    return CAPT_OK;
+}
+
 static capt_status new_image(int width, int height, capt_image **out, capt_error *err) {
     *out = NULL;
-    if (width < 1 || height < 1 || width > CAPT_IMAGE_MAX_SIDE || height > CAPT_IMAGE_MAX_SIDE ||
-        (uint64_t)width * (uint64_t)height > CAPT_IMAGE_MAX_PIXELS)
-        return capt_fail(err, CAPT_E_IMAGE, "image size %dx%d is outside the limit of 1..%d pixels a side, %u Mpixel",
-                         width, height, CAPT_IMAGE_MAX_SIDE, CAPT_IMAGE_MAX_PIXELS >> 20);
+    capt_status st = check_size(width < 0 ? 0 : (uint64_t)width, height < 0 ? 0 : (uint64_t)height, err);
+    if (st) return st;
     capt_image *img = malloc(sizeof *img);
     uint8_t *rgb = malloc((size_t)width * (size_t)height * 3);
     if (!img || !rgb) {
@@ -154,9 +170,7 @@ capt_status capt_image_decode(const void *bytes, size_t len, capt_image **out, c
     if (!stbi_info_from_memory(p, (int)len, &w, &h, &channels)) {
         uint32_t hw, hh;
         header_size(p, len, &hw, &hh);
-        if (hw > CAPT_IMAGE_MAX_SIDE || hh > CAPT_IMAGE_MAX_SIDE || (uint64_t)hw * hh > CAPT_IMAGE_MAX_PIXELS)
-            return capt_fail(err, CAPT_E_IMAGE, "image size %ux%u is above the limit of %d pixels a side, %u Mpixel",
-                             hw, hh, CAPT_IMAGE_MAX_SIDE, CAPT_IMAGE_MAX_PIXELS >> 20);
+        if (hw && hh && check_size(hw, hh, err)) return CAPT_E_IMAGE;
         return capt_fail(err, CAPT_E_IMAGE, "not a JPEG, PNG, BMP or GIF image (%s)", stbi_failure_reason());
     }
     capt_image *img;
