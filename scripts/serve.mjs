@@ -13,11 +13,14 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
 // build (a static host without these headers gets the single-thread SIMD build).
 export const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
 
-export function serve(root, port = 0, host = '127.0.0.1', { isolate = true } = {}) {
+// hold (tests): an async function of the request path that the response waits for, e.g. to
+// keep the model file loading while a photo is dropped.
+export function serve(root, port = 0, host = '127.0.0.1', { isolate = true, hold = null } = {}) {
   const server = createServer(async (req, res) => {
     try {
       let rel = decodeURIComponent(new URL(req.url, 'http://x').pathname);
       if (rel.endsWith('/')) rel += 'index.html';
+      if (hold) await hold(rel);
       const file = path.join(root, path.normalize(rel).replace(/^(\.\.[/\\])+/, ''));
       if (!file.startsWith(path.resolve(root))) throw new Error('outside');
       const info = await stat(file);

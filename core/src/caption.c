@@ -185,8 +185,10 @@ static int is_word_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
 }
 
-/* CLIP-decoded text ("a man 's t - shirt , red ") -> "A man's t-shirt, red." (raw: trim only). */
-static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
+/* The text of a hypothesis, CLIP-decoded ("a man 's t - shirt , red ") -> "A man's
+ * t-shirt, red." (raw: trim only); a partial caption (not finished) streams without the
+ * closing period. */
+static char *caption_text(const capt_decoder *dec, const hyp *h, int raw, int finished) {
     size_t len = 0;
     for (int i = 0; i < h->n; i++) len += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len;
     char *s = malloc(len + 2), *out = malloc(len + 2);
@@ -221,7 +223,7 @@ static char *caption_text(const capt_decoder *dec, const hyp *h, int raw) {
     }
     if (!raw && w) {
         if (out[0] >= 'a' && out[0] <= 'z') out[0] = (char)(out[0] - 'a' + 'A');
-        if (!strchr(".!?", out[w - 1])) out[w++] = '.';
+        if (finished && !strchr(".!?", out[w - 1])) out[w++] = '.';
     }
     out[w] = 0;
     free(s);
@@ -239,7 +241,7 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
     size_t text_bytes = 0;
     for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
     if (r) {
-        r->caption = caption_text(dec, h, raw);
+        r->caption = caption_text(dec, h, raw, 1);
         r->tokens = malloc(sizeof(capt_token) * (size_t)(T ? T : 1) + text_bytes);
         r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
         r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));
@@ -288,7 +290,7 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
 
 static void report_partial(const capt_decoder *dec, const capt_caption_params *p, const hyp *h) {
     if (!p->on_token) return;
-    char *text = caption_text(dec, h, p->raw), token[256];
+    char *text = caption_text(dec, h, p->raw, 0), token[256];
     capt_str last = capt_meta_string_at(dec->token_text, (size_t)h->tokens[h->n - 1]);
     snprintf(token, sizeof token, "%.*s", (int)last.len, last.ptr);
     if (text) p->on_token(p->user, text, token, h->n);

@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const ASSETS = process.env.CAPT_ASSETS ?? path.resolve(ROOT, '../shared');
 const SHOTS = path.join(ROOT, 'out/e2e');
 const PHOTO = path.join(ASSETS, 'data/photos/chelsea.png');
+const COFFEE = path.join(ASSETS, 'data/photos/coffee.png');
 mkdirSync(SHOTS, { recursive: true });
 const profile = path.join(os.tmpdir(), `capt-e2e-${process.pid}`);
 const y4m = path.join(os.tmpdir(), `capt-e2e-${process.pid}.y4m`);
@@ -68,8 +70,36 @@ async function openPage() {
   return page;
 }
 
+// A valid grey PNG of width x height pixels (deflated zeros: 20000 x 20000 is 0.4 MB).
+function greyPng(width, height) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // 8 bits, greyscale (colour type 0), deflate, no filter, no interlace
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', header),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// Records every text the caption box shows (each change), from now on.
+async function recordCaptions(page) {
+  await page.evaluate(() => {
+    const box = document.querySelector('[data-testid="caption"]');
+    window.__captions = [];
+    const note = () => window.__captions.push({ text: box.innerText.trim(), done: !!box.querySelector('button') });
+    new MutationObserver(note).observe(box, { childList: true, subtree: true, characterData: true });
+  });
+}
+
 async function dropFile(page, file, name, type) {
-  const bytes = readFileSync(file);
+  const bytes = Buffer.isBuffer(file) ? file : readFileSync(file);
   const handle = await page.evaluateHandle(({ data, name, type }) => {
     const dt = new DataTransfer();
     dt.items.add(new File([new Uint8Array(data)], name, { type }));
@@ -139,6 +169,90 @@ test('without cross-origin isolation the single-thread SIMD build gives the same
   }
 });
 
+test('a photo dropped while the model is loading is captioned once it is ready', async () => {
+  // A new origin (its own service worker and cache) whose model file waits for the drop.
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  const slow = await serve(path.join(ROOT, 'web/dist'), 0, '127.0.0.1',
+    { hold: (rel) => (rel.endsWith('.capt') ? released : null) });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${slow.address().port}/`);
+    await page.waitForSelector('[data-testid="progress"]');
+    await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+    await page.waitForSelector('[data-testid="dropzone"] img');
+    assert.match(await captionText(page), /still loading/);
+    release();
+    await page.waitForSelector('[data-testid="caption"] button', { timeout: 120000 });
+    assert.match(await captionText(page), /\bcat\b/i);
+  } finally {
+    release();
+    await page.close();
+    slow.close();
+  }
+});
+
+test('an older request\'s caption never lands on a newer photo', async () => {
+  const page = await openPage();
+  await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 451);
+  await dropFile(page, COFFEE, 'coffee.png', 'image/png');
+  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 600);
+  await recordCaptions(page);
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  await page.waitForTimeout(3000); // time for a late older result to arrive
+  const shown = await page.evaluate(() => window.__captions);
+  const last = await captionText(page);
+  console.log(`  coffee.png after chelsea.png: "${last.replace(/\s+/g, ' ')}"`);
+  assert.ok(!/\bcat\b/i.test(last), 'the final caption is the coffee photo\'s');
+  assert.ok(shown.every((c) => !/\bcat\b/i.test(c.text)), 'chelsea.png\'s caption never showed on coffee.png: '
+    + shown.map((c) => c.text.replace(/\s+/g, ' ')).join(' | '));
+  assert.equal(shown.filter((c) => c.done).map((c) => c.text).filter((t, i, a) => a.indexOf(t) === i).length, 1,
+    'one finished caption shown');
+  await page.close();
+});
+
+test('streaming has no closing period; beam and length changes caption again; max length takes typing', async () => {
+  const page = await openPage();
+  await recordCaptions(page);
+  await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  const partials = (await page.evaluate(() => window.__captions)).filter((c) => !c.done && c.text && !/Looking|Drop a photo|still loading/.test(c.text));
+  assert.ok(partials.length >= 2, `streamed ${partials.length} partial captions`);
+  assert.ok(partials.every((c) => !c.text.endsWith('.')), partials.map((c) => c.text).join(' | '));
+  const before = await page.locator('[data-testid="caption"] button').count();
+  // typed digit by digit, "5" stays 5 (it used to jump to the limits while typing)
+  const field = page.locator('[data-testid="max-length"]');
+  await field.fill('');
+  await field.pressSequentially('12');
+  assert.equal(await field.inputValue(), '12');
+  await field.fill('');
+  await field.pressSequentially('5');
+  assert.equal(await field.inputValue(), '5');
+  await page.waitForFunction((n) => {
+    const b = document.querySelectorAll('[data-testid="caption"] button');
+    return b.length > 0 && b.length <= 5;
+  }, before, { timeout: 60000 });
+  console.log(`  max length 5: "${(await captionText(page)).replace(/\s+/g, ' ')}" (was ${before} tokens)`);
+  assert.ok(before > 5);
+  await page.close();
+});
+
+test('an image over the pixel limit names the pixel count, and the error can be dismissed', async () => {
+  const page = await openPage();
+  await dropFile(page, greyPng(20000, 20000), 'huge.png', 'image/png');
+  const error = page.locator('[data-testid="error"]');
+  await error.waitFor({ timeout: 60000 });
+  const text = await error.innerText();
+  console.log(`  ${text.split('\n')[0]}`);
+  assert.match(text, /Mpixel is above the limit of 64 Mpixel/);
+  assert.doesNotMatch(text, /side/);
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'error', 'the error takes focus');
+  await page.click('[data-testid="dismiss"]');
+  assert.equal(await error.count(), 0);
+  await page.close();
+});
+
 test('a dropped text file shows an error and the page keeps working', async () => {
   const page = await openPage();
   await dropFile(page, path.join(ROOT, 'README.md'), 'notes.txt', 'text/plain');
@@ -159,9 +273,24 @@ test('the webcam view captions a frame of the fake camera', async () => {
   await page.click('[data-testid="capture"]');
   await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
   console.log(`  webcam caption: "${(await captionText(page)).replace(/\s+/g, ' ')}"`);
+  // Live mode: the last finished caption stays until the next one is finished, and the
+  // caption card keeps its height.
   await page.check('[data-testid="live-toggle"]');
-  await page.waitForTimeout(1500);
+  const samples = [];
+  for (let t0 = Date.now(); Date.now() - t0 < 6000;) {
+    samples.push(await page.evaluate(() => {
+      const box = document.querySelector('[data-testid="caption"]');
+      return { done: !!box.querySelector('button'), height: box.closest('section').getBoundingClientRect().height };
+    }));
+    await page.waitForTimeout(50);
+  }
   await page.uncheck('[data-testid="live-toggle"]');
+  const shown = samples.filter((x) => x.done).length / samples.length;
+  const heights = samples.map((x) => x.height);
+  console.log(`  live: a finished caption on screen in ${(100 * shown).toFixed(0)}% of ${samples.length} samples, `
+    + `card height ${Math.min(...heights)}-${Math.max(...heights)} px`);
+  assert.equal(shown, 1);
+  assert.equal(Math.max(...heights) - Math.min(...heights), 0);
   await page.screenshot({ path: path.join(SHOTS, 'webcam.png'), fullPage: true });
   await page.close();
 });

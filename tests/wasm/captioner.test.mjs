@@ -81,6 +81,9 @@ test('onToken streams every token', async () => {
   assert.equal(events.length, r.tokens.length);
   assert.deepEqual(events.map((e) => e.token), r.tokens.map((t) => t.text));
   assert.equal(events.at(-1).nTokens, r.tokens.length);
+  // a caption still being written has no closing period; the finished one has
+  assert.ok(events.every((e) => !e.partial.endsWith('.')), events.map((e) => e.partial).join(' | '));
+  assert.equal(`${events.at(-1).partial}.`, r.caption);
 });
 
 test('results carry tokens, attention maps and timings', async () => {

@@ -19,20 +19,39 @@ function Progress({ progress }) {
   );
 }
 
-function ErrorBanner({ message, onRetry, retryLabel = 'Try again' }) {
+function ErrorBanner({ message, onRetry, onDismiss }) {
+  const box = useRef(null);
+  // The error takes focus, so a screen reader announces it and the keyboard is near its buttons.
+  useEffect(() => box.current?.focus(), [message]);
+  const button = 'rounded-md px-3 py-1.5 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500';
   return (
-    <div data-testid="error" role="alert" className="flex flex-wrap items-center gap-3 rounded-lg border border-red-300 bg-red-50 px-4 py-3 text-red-900">
+    <div ref={box} tabIndex={-1} data-testid="error" role="alert"
+      className="flex flex-wrap items-center gap-3 rounded-lg border border-red-300 bg-red-50 px-4 py-3 text-red-900 focus:outline-none">
       <span className="flex-1 min-w-48">{message}</span>
       {onRetry && (
-        <button type="button" onClick={onRetry} className="rounded-md bg-red-700 px-3 py-1.5 text-white hover:bg-red-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500">
-          {retryLabel}
-        </button>
+        <button type="button" onClick={onRetry} className={`${button} bg-red-700 text-white hover:bg-red-800`}>Try again</button>
+      )}
+      {onDismiss && (
+        <button type="button" data-testid="dismiss" onClick={onDismiss}
+          className={`${button} border border-red-300 bg-white text-red-900 hover:bg-red-100`}>Dismiss</button>
       )}
     </div>
   );
 }
 
+const MIN_TOKENS = 4;
+const MAX_TOKENS = 30;
+// A typed max length, or null while it is not (yet) a whole number in range: "1" on the way to "12".
+const validLength = (text) => {
+  const v = Number(text);
+  return text !== '' && Number.isInteger(v) && v >= MIN_TOKENS && v <= MAX_TOKENS ? v : null;
+};
+
 function Settings({ settings, setSettings, result }) {
+  // The field's own text, so a number can be typed digit by digit; the setting follows it when valid.
+  const [maxText, setMaxText] = useState(String(settings.maxTokens));
+  useEffect(() => setMaxText((t) => (validLength(t) === settings.maxTokens ? t : String(settings.maxTokens))),
+    [settings.maxTokens]);
   const layers = result?.attention.layers ?? 3;
   const heads = result?.attention.heads ?? 8;
   const field = 'flex flex-col gap-1 text-sm';
@@ -46,8 +65,13 @@ function Settings({ settings, setSettings, result }) {
         </select>
       </label>
       <label className={field}>Max length
-        <input className={input} type="number" min={4} max={30} value={settings.maxTokens}
-          onChange={(e) => setSettings({ ...settings, maxTokens: Math.max(4, Math.min(30, +e.target.value || 20)) })} />
+        <input className={input} type="number" min={MIN_TOKENS} max={MAX_TOKENS} value={maxText} data-testid="max-length"
+          onChange={(e) => {
+            setMaxText(e.target.value);
+            const v = validLength(e.target.value);
+            if (v != null) setSettings({ ...settings, maxTokens: v });
+          }}
+          onBlur={() => setMaxText(String(settings.maxTokens))} />
       </label>
       <label className={field}>Attention layer
         <select className={input} value={settings.layer} onChange={(e) => setSettings({ ...settings, layer: +e.target.value })}>
@@ -73,7 +97,7 @@ function Settings({ settings, setSettings, result }) {
   );
 }
 
-function Caption({ partial, result, busy, selected, setSelected }) {
+function Caption({ partial, result, busy, waiting, selected, setSelected }) {
   const [copied, setCopied] = useState('');
   const copy = async (what, text) => {
     try {
@@ -87,7 +111,7 @@ function Caption({ partial, result, busy, selected, setSelected }) {
   const alt = result ? `<img src="photo.jpg" alt="${result.caption.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">` : '';
   return (
     <section className="rounded-lg border border-stone-200 bg-white p-4" aria-label="Caption">
-      <div data-testid="caption" aria-live="polite" aria-busy={busy} className="min-h-8 text-xl leading-relaxed">
+      <div data-testid="caption" aria-live="polite" aria-busy={busy} className="min-h-20 text-xl leading-relaxed">
         {result ? (
           result.tokens.map((t, i) => (
             <button key={i} type="button" title={`p = ${(100 * t.p).toFixed(1)}%`}
@@ -101,7 +125,9 @@ function Caption({ partial, result, busy, selected, setSelected }) {
             </button>
           ))
         ) : (
-          <span className={partial ? '' : 'text-stone-400'}>{partial || (busy ? 'Looking…' : 'Drop a photo to get its caption.')}</span>
+          <span className={partial ? '' : 'text-stone-500'}>
+            {partial || (busy ? 'Looking…' : waiting ? 'The model is still loading; the caption follows.' : 'Drop a photo to get its caption.')}
+          </span>
         )}
       </div>
       {result?.concepts?.some((c) => c.p >= 0.01) && (
@@ -145,6 +171,7 @@ export default function App() {
   const overlay = useRef(null);
   const fileInput = useRef(null);
   const lastInput = useRef(null);
+  const liveMode = useRef(false); // the webcam's live captions re-caption on their own
   const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
@@ -166,25 +193,60 @@ export default function App() {
     };
   }, [attempt]);
 
-  const caption = useCallback(async (input) => {
-    if (!engine) return null;
+  // Every request is tagged: only the newest one may touch the caption, so a slow older
+  // result or error never lands on a newer photo. A photo that arrives before the engine
+  // is ready waits in `pending` and is captioned as soon as it is.
+  const requestSeq = useRef(0);
+  const pending = useRef(null);
+  const [waiting, setWaiting] = useState(false);
+  // live: a webcam frame in live mode; the last caption stays until this one is complete.
+  const caption = useCallback(async (input, { live = false } = {}) => {
     lastInput.current = input;
-    setBusy(true);
+    const id = ++requestSeq.current;
+    const current = () => id === requestSeq.current;
     setError(null);
-    setPartial('');
-    setResult(null);
-    setSelected(null);
+    if (!live) {
+      setPartial('');
+      setResult(null);
+      setSelected(null);
+    }
+    if (!engine) {
+      pending.current = input;
+      setWaiting(true);
+      return null;
+    }
+    pending.current = null;
+    setWaiting(false);
+    setBusy(true);
     try {
-      const r = await engine.caption(input, { beam: settings.beam, maxTokens: settings.maxTokens, onToken: (t) => setPartial(t.partial) });
-      setResult(r);
-      return r;
+      const r = await engine.caption(input, { beam: settings.beam, maxTokens: settings.maxTokens,
+        onToken: live ? undefined : (t) => current() && setPartial(t.partial) });
+      if (current()) {
+        if (live) setSelected(null);
+        setResult(r);
+      }
+      return current() ? r : null;
     } catch (err) {
-      setError({ message: `Could not caption this image: ${err.message || err}`, retry: () => caption(lastInput.current) });
+      if (current()) {
+        setError({ message: `Could not caption this image: ${err.message || err}`, retry: () => caption(lastInput.current) });
+      }
       return null;
     } finally {
-      setBusy(false);
+      if (current()) setBusy(false);
     }
   }, [engine, settings.beam, settings.maxTokens]);
+
+  // The engine is ready: caption the photo that waited for it. Settings changed: caption
+  // the current photo again with them.
+  const used = useRef({ engine: null, beam: settings.beam, maxTokens: settings.maxTokens });
+  useEffect(() => {
+    const before = used.current;
+    used.current = { engine, beam: settings.beam, maxTokens: settings.maxTokens };
+    if (!engine) return;
+    if (pending.current) caption(pending.current);
+    else if (before.engine === engine && lastInput.current && !liveMode.current
+             && (before.beam !== settings.beam || before.maxTokens !== settings.maxTokens)) caption(lastInput.current);
+  }, [engine, caption, settings.beam, settings.maxTokens]);
 
   const openFile = useCallback(async (file) => {
     if (!file) return;
@@ -249,9 +311,16 @@ export default function App() {
       weights={selected != null ? result.attention.detections[Math.min(settings.layer, result.attention.layers) - 1][selected] : null} />
   ) : null;
 
-  const onFrame = useCallback(async (frame, shownUrl) => {
-    setImage({ url: shownUrl, width: frame.width, height: frame.height });
-    return caption(frame);
+  // A captured frame is shown at once; in live mode a frame is shown with its caption.
+  const onFrame = useCallback(async (frame, shownUrl, live) => {
+    const shown = { url: shownUrl, width: frame.width, height: frame.height };
+    if (!live) {
+      setImage(shown);
+      return caption(frame);
+    }
+    const r = await caption(frame, { live: true });
+    if (r) setImage(shown);
+    return r;
   }, [caption]);
 
   const tab = (id, label) => (
@@ -275,8 +344,9 @@ export default function App() {
       </header>
 
       {progress && <Progress progress={progress} />}
-      {loadError && <ErrorBanner message={`The captioning model could not be loaded: ${loadError}`} onRetry={() => setAttempt((n) => n + 1)} />}
-      {error && <ErrorBanner message={error.message} onRetry={error.retry || (() => setError(null))} retryLabel={error.retry ? 'Try again' : 'Dismiss'} />}
+      {loadError && <ErrorBanner message={`The captioning model could not be loaded: ${loadError}`}
+        onRetry={() => setAttempt((n) => n + 1)} onDismiss={() => setLoadError('')} />}
+      {error && <ErrorBanner message={error.message} onRetry={error.retry} onDismiss={() => setError(null)} />}
 
       <main className="grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
         <div className="flex flex-col gap-3">
@@ -296,6 +366,7 @@ export default function App() {
             </div>
           ) : (
             <Webcam onFrame={onFrame} disabled={!engine} onError={(message, retry) => setError({ message, retry })}
+              onLiveChange={(on) => { liveMode.current = on; }}
               overlay={overlay} image={image} opacity={settings.opacity} boxes={boxes} />
           )}
           {mode === 'image' && (
@@ -310,7 +381,7 @@ export default function App() {
           )}
         </div>
         <div className="flex flex-col gap-3">
-          <Caption partial={partial} result={result} busy={busy} selected={selected} setSelected={setSelected} />
+          <Caption partial={partial} result={result} busy={busy} waiting={waiting} selected={selected} setSelected={setSelected} />
           {result && <p className="text-xs text-stone-500">Hover or focus a word to see where the model looked for it.</p>}
           <Settings settings={settings} setSettings={setSettings} result={result} />
         </div>

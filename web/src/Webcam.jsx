@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 // The webcam view: camera selection, a capture button, and a live mode that captions one
 // frame at a time (the next frame is taken only when the last caption is done, so work
 // never piles up).
-export default function Webcam({ onFrame, disabled, onError, overlay, image, opacity, boxes }) {
+export default function Webcam({ onFrame, disabled, onError, onLiveChange, overlay, image, opacity, boxes }) {
   const video = useRef(null);
   const [devices, setDevices] = useState([]);
   const [deviceId, setDeviceId] = useState('');
@@ -11,9 +11,11 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
   const [ready, setReady] = useState(false);
   const [restart, setRestart] = useState(0);
   const liveRef = useRef(false);
-  // The parent passes a new onError on every render; the camera must not restart for that.
+  // The parent passes new callbacks on every render; the camera and the live loop must not restart for that.
   const onErrorRef = useRef(onError);
   onErrorRef.current = onError;
+  const onLiveChangeRef = useRef(onLiveChange);
+  onLiveChangeRef.current = onLiveChange;
 
   useEffect(() => {
     let stream = null;
@@ -61,12 +63,13 @@ export default function Webcam({ onFrame, disabled, onError, overlay, image, opa
 
   useEffect(() => {
     liveRef.current = live;
+    onLiveChangeRef.current?.(live);
     if (!live) return;
     let cancelled = false;
     (async () => {
       while (liveRef.current && !cancelled) {
         const shot = grab();
-        if (shot) await onFrame(shot.frame, shot.url);
+        if (shot) await onFrame(shot.frame, shot.url, true);
         await new Promise((r) => requestAnimationFrame(r));
       }
     })();
