@@ -1,21 +1,27 @@
 // End-to-end tests of the web page in Debian's Chromium (headless, driven by
 // playwright-core; no browser download): a dropped photo of a cat gets a caption that
 // says so and its detected objects are drawn on request, the fake webcam
-// (a y4m made from a photo) gets one, hovering a word draws a heatmap, the page works
-// offline after the first load, a dropped text file gives an error and the page keeps
-// working, and no request leaves the page's own origin. The page is served cross-origin
-// isolated (the threads build) and, once, without isolation (the single-thread build). Screenshots go to out/e2e/.
+// (a y4m made from a photo) gets one and keeps it on screen in live mode, hovering a word
+// draws a heatmap, a photo dropped while the model loads is captioned once it is ready,
+// an older request's caption never lands on a newer photo, partial captions stream
+// without a closing period and settings changes caption again, an image over the pixel
+// limit says so, a returning visitor gets a new deploy, the page works offline after the
+// first load, a dropped text file gives an error and the page keeps working, and no
+// request leaves the page's own origin. The page is served cross-origin isolated (the
+// threads build) and, once, without isolation (the single-thread build). Screenshots go
+// to out/e2e/.
 // Run: node --test tests/e2e/  (after npm run build)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../../scripts/serve.mjs';
+import { stampDeploy } from '../../scripts/stamp_deploy.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ASSETS = process.env.CAPT_ASSETS ?? path.resolve(ROOT, '../shared');
@@ -86,6 +92,14 @@ function greyPng(width, height) {
   header[8] = 8; // 8 bits, greyscale (colour type 0), deflate, no filter, no interlace
   return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', header),
     chunk('IDAT', zlib.deflateSync(Buffer.alloc((width + 1) * height), { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// Polls an async condition every 100 ms until it holds; fails with what() after ms.
+async function waitFor(condition, ms, what) {
+  for (const t0 = Date.now(); !(await condition());) {
+    if (Date.now() - t0 > ms) assert.fail(`timed out: ${await what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // Records every text the caption box shows (each change), from now on.
@@ -308,6 +322,52 @@ test('after the first load the page captions offline', async () => {
   } finally {
     await browser.setOffline(false);
     await page.close();
+  }
+});
+
+test('a returning visitor gets a new deploy; unchanged files are not downloaded again; offline still works', async () => {
+  const site = mkdtempSync(path.join(os.tmpdir(), 'capt-deploy-'));
+  cpSync(path.join(ROOT, 'web/dist'), site, { recursive: true });
+  let modelRequests = 0;
+  const host = await serve(site, 0, '127.0.0.1', { hold: (rel) => { modelRequests += rel.endsWith('.capt'); } });
+  const url = `http://127.0.0.1:${host.address().port}/`;
+  const page = await browser.newPage();
+  const marker = () => page.evaluate(() => document.querySelector('meta[name="capt-deploy"]')?.content ?? null);
+  const cacheNames = () => page.evaluate(() => caches.keys());
+  try {
+    const first = JSON.parse(readFileSync(path.join(site, 'sw-manifest.json'), 'utf8')).version;
+    await page.goto(url);
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+    await waitFor(async () => (await cacheNames()).includes(`capt-${first}`), 60000,
+      async () => `caches ${JSON.stringify(await cacheNames())}`);
+    // the second deploy: a changed page, stamped as the build stamps it
+    const index = path.join(site, 'index.html');
+    writeFileSync(index, readFileSync(index, 'utf8').replace('<head>', '<head><meta name="capt-deploy" content="2">'));
+    const second = stampDeploy(site).version;
+    assert.notEqual(second, first);
+    await page.reload();
+    assert.equal(await marker(), '2', 'the reload shows the new deploy');
+    await waitFor(async () => JSON.stringify(await cacheNames()) === JSON.stringify([`capt-${second}`]), 60000,
+      async () => `caches ${JSON.stringify(await cacheNames())}, service workers ${await page.evaluate(async () => {
+        const r = await navigator.serviceWorker.getRegistration();
+        return JSON.stringify(['installing', 'waiting', 'active'].map((k) => r?.[k]?.state ?? null));
+      })}`);
+    console.log(`  deploy ${first} -> ${second}: caches ${JSON.stringify(await cacheNames())}, model downloaded ${modelRequests}x`);
+    assert.equal(modelRequests, 1, 'the unchanged model came from the old cache');
+    await browser.setOffline(true);
+    try {
+      await page.reload();
+      assert.equal(await marker(), '2', 'offline: the new deploy from the cache');
+      await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 60000 });
+      await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+      await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+    } finally {
+      await browser.setOffline(false);
+    }
+  } finally {
+    await page.close();
+    host.close();
+    rmSync(site, { recursive: true, force: true });
   }
 });
 

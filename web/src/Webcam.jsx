@@ -77,6 +77,7 @@ export default function Webcam({ onFrame, disabled, onError, onLiveChange, overl
       cancelled = true;
     };
   }, [live, grab, onFrame]);
+  useEffect(() => () => onLiveChangeRef.current?.(false), []); // leaving the webcam view ends live mode
 
   const button = 'rounded-md px-4 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 disabled:opacity-50';
   return (

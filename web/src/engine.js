@@ -3,7 +3,9 @@
 // cached too.
 import { createWorkerCaptioner } from '../../wasm/dist/capt.js';
 
-export const MODEL_URL = new URL('./capt-default.capt', document.baseURI).href;
+/* global __CAPT_MODEL__ */
+// capt-default.HASH.capt, named by its content (web/vite.config.mjs).
+export const MODEL_URL = new URL(`./${__CAPT_MODEL__}`, document.baseURI).href;
 
 /** Registers the service worker and waits (briefly) until it controls the page. */
 export async function enableOffline() {
