@@ -107,19 +107,25 @@ async function recordCaptions(page) {
   await page.evaluate(() => {
     const box = document.querySelector('[data-testid="caption"]');
     window.__captions = [];
-    const note = () => window.__captions.push({ text: box.innerText.trim(), done: !!box.querySelector('button') });
+    const note = () => window.__captions.push({ text: box.innerText.trim(), done: !!box.querySelector('button'),
+      photoWidth: document.querySelector('[data-testid="dropzone"] img')?.naturalWidth ?? 0 });
     new MutationObserver(note).observe(box, { childList: true, subtree: true, characterData: true });
   });
 }
 
-async function dropFile(page, file, name, type) {
+// A DataTransfer in the page holding one file, ready to drop.
+function fileTransfer(page, file, name, type) {
   const bytes = Buffer.isBuffer(file) ? file : readFileSync(file);
-  const handle = await page.evaluateHandle(({ data, name, type }) => {
+  return page.evaluateHandle(({ data, name, type }) => {
     const dt = new DataTransfer();
     dt.items.add(new File([new Uint8Array(data)], name, { type }));
     return dt;
   }, { data: [...bytes], name, type });
-  await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer: handle });
+}
+
+async function dropFile(page, file, name, type) {
+  const dataTransfer = await fileTransfer(page, file, name, type);
+  await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer });
 }
 
 const captionText = (page) => page.locator('[data-testid="caption"]').innerText();
@@ -208,16 +214,18 @@ test('a photo dropped while the model is loading is captioned once it is ready',
 
 test('an older request\'s caption never lands on a newer photo', async () => {
   const page = await openPage();
-  await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
-  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 451);
-  await dropFile(page, COFFEE, 'coffee.png', 'image/png');
-  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 600);
+  const [cat, coffee] = [await fileTransfer(page, PHOTO, 'chelsea.png', 'image/png'),
+    await fileTransfer(page, COFFEE, 'coffee.png', 'image/png')];
   await recordCaptions(page);
+  await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer: cat });
+  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 451);
+  await page.dispatchEvent('[data-testid="dropzone"]', 'drop', { dataTransfer: coffee }); // chelsea.png is still in work
+  await page.waitForFunction(() => document.querySelector('[data-testid="dropzone"] img')?.naturalWidth === 600);
   await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
-  await page.waitForTimeout(3000); // time for a late older result to arrive
-  const shown = await page.evaluate(() => window.__captions);
+  await page.waitForTimeout(3000); // time for a late result to arrive
+  const shown = (await page.evaluate(() => window.__captions)).filter((c) => c.photoWidth === 600);
   const last = await captionText(page);
-  console.log(`  coffee.png after chelsea.png: "${last.replace(/\s+/g, ' ')}"`);
+  console.log(`  coffee.png dropped while chelsea.png was captioned: "${last.replace(/\s+/g, ' ')}"`);
   assert.ok(!/\bcat\b/i.test(last), 'the final caption is the coffee photo\'s');
   assert.ok(shown.every((c) => !/\bcat\b/i.test(c.text)), 'chelsea.png\'s caption never showed on coffee.png: '
     + shown.map((c) => c.text.replace(/\s+/g, ' ')).join(' | '));
