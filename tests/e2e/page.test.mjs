@@ -202,6 +202,7 @@ test('a photo dropped while the model is loading is captioned once it is ready',
     await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
     await page.waitForSelector('[data-testid="dropzone"] img');
     assert.match(await captionText(page), /still loading/);
+    assert.deepEqual(await axeViolations(page), [], 'accessible while loading');
     release();
     await page.waitForSelector('[data-testid="caption"] button', { timeout: 120000 });
     assert.match(await captionText(page), /\bcat\b/i);
@@ -377,6 +378,76 @@ test('a returning visitor gets a new deploy; unchanged files are not downloaded 
     host.close();
     rmSync(site, { recursive: true, force: true });
   }
+});
+
+// axe-core's violations on the page as it is now: [{id, impact, nodes}], each node's target and summary.
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => !!window.axe))) {
+    await page.addScriptTag({ path: path.join(ROOT, 'node_modules/axe-core/axe.min.js') });
+  }
+  return page.evaluate(async () => (await window.axe.run(document)).violations.map((v) => ({
+    id: v.id, nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary.split('\n').slice(1).join(' ')}`) })));
+}
+
+test('accessibility: axe-core finds no violations in any state; tabs work with arrow keys', async () => {
+  const page = await openPage();
+  const states = {};
+  const audit = async (state) => {
+    const found = await axeViolations(page);
+    console.log(`  ${state}: ${found.length} violations${found.length ? `: ${JSON.stringify(found)}` : ''}`);
+    states[state] = found;
+  };
+  await audit('loaded');
+  await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  await page.check('[data-testid="boxes-toggle"]');
+  await page.locator('[data-testid="caption"] button').first().focus();
+  await audit('caption, boxes, a word focused');
+  await dropFile(page, path.join(ROOT, 'README.md'), 'notes.txt', 'text/plain');
+  await page.waitForSelector('[data-testid="error"]');
+  await audit('error');
+  await page.click('[data-testid="dismiss"]');
+  // the tabs: arrow keys move between them, each controls its panel
+  await page.focus('[data-testid="mode-image"]');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'mode-webcam');
+  assert.equal(await page.getAttribute('[data-testid="mode-webcam"]', 'aria-selected'), 'true');
+  const panel = await page.getAttribute('[data-testid="mode-webcam"]', 'aria-controls');
+  assert.equal(await page.getAttribute(`#${panel}`, 'role'), 'tabpanel');
+  await page.waitForSelector('[data-testid="capture"]:not([disabled])', { timeout: 30000 });
+  await audit('webcam');
+  // front / back camera (the fake camera answers either way)
+  await page.click('[data-testid="switch-camera"]');
+  assert.equal(await page.getAttribute('[data-testid="switch-camera"]', 'aria-pressed'), 'true');
+  await page.waitForSelector('[data-testid="capture"]:not([disabled])', { timeout: 30000 });
+  await page.waitForTimeout(500);
+  await page.click('[data-testid="capture"]');
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  await page.focus('[data-testid="mode-webcam"]');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.getAttribute('[data-testid="mode-image"]', 'aria-selected'), 'true');
+  await page.setViewportSize({ width: 375, height: 800 });
+  await audit('phone');
+  assert.deepEqual(Object.values(states).flat(), []);
+  await page.close();
+});
+
+test('on a touch screen the page says tap, not hover or drop', async () => {
+  const page = await browser.newPage();
+  const cdp = await browser.newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+  await page.goto(base);
+  await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+  assert.ok(await page.evaluate(() => matchMedia('(pointer: coarse)').matches), 'touch emulation');
+  const before = await page.locator('main').innerText();
+  assert.match(before, /Tap/);
+  assert.doesNotMatch(before, /\b(drop|hover)\b/i);
+  await page.setInputFiles('[data-testid="file-input"]', PHOTO);
+  await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+  const after = await page.locator('main').innerText();
+  assert.match(after, /Tap a word/);
+  assert.doesNotMatch(after, /\b(drop|hover)\b/i);
+  await page.close();
 });
 
 test('phone width: nothing overflows sideways', async () => {

@@ -6,6 +6,20 @@ import Webcam from './Webcam.jsx';
 
 const MB = (n) => (n / 1e6).toFixed(1);
 
+// A phone or tablet (a finger, no mouse): the page says "tap", not "hover" or "drop".
+function useCoarsePointer() {
+  const query = '(pointer: coarse)';
+  const [coarse, setCoarse] = useState(() => window.matchMedia?.(query).matches ?? false);
+  useEffect(() => {
+    const m = window.matchMedia?.(query);
+    if (!m) return undefined;
+    const change = () => setCoarse(m.matches);
+    m.addEventListener('change', change);
+    return () => m.removeEventListener('change', change);
+  }, []);
+  return coarse;
+}
+
 function Progress({ progress }) {
   const { loaded = 0, total = 0 } = progress || {};
   return (
@@ -97,7 +111,7 @@ function Settings({ settings, setSettings, result }) {
   );
 }
 
-function Caption({ partial, result, busy, waiting, selected, setSelected }) {
+function Caption({ partial, result, busy, waiting, touch, selected, setSelected }) {
   const [copied, setCopied] = useState('');
   const copy = async (what, text) => {
     try {
@@ -126,7 +140,7 @@ function Caption({ partial, result, busy, waiting, selected, setSelected }) {
           ))
         ) : (
           <span className={partial ? '' : 'text-stone-500'}>
-            {partial || (busy ? 'Looking…' : waiting ? 'The model is still loading; the caption follows.' : 'Drop a photo to get its caption.')}
+            {partial || (busy ? 'Looking…' : waiting ? 'The model is still loading; the caption follows.' : touch ? 'Choose a photo to get its caption.' : 'Drop a photo to get its caption.')}
           </span>
         )}
       </div>
@@ -173,6 +187,7 @@ export default function App() {
   const lastInput = useRef(null);
   const liveMode = useRef(false); // the webcam's live captions re-caption on their own
   const [attempt, setAttempt] = useState(0);
+  const touch = useCoarsePointer();
 
   useEffect(() => {
     let cancelled = false;
@@ -251,7 +266,7 @@ export default function App() {
   const openFile = useCallback(async (file) => {
     if (!file) return;
     if (file.type && !file.type.startsWith('image/')) {
-      setError({ message: `“${file.name}” is not an image (${file.type}). Drop a JPEG, PNG, GIF or BMP photo.` });
+      setError({ message: `“${file.name}” is not an image (${file.type}). Choose a JPEG, PNG, GIF or BMP photo.` });
       return;
     }
     const url = URL.createObjectURL(file);
@@ -323,8 +338,23 @@ export default function App() {
     return r;
   }, [caption]);
 
+  // The input tabs (WAI-ARIA tabs pattern): one tab stop, arrow keys / Home / End move and select.
+  const MODES = [['image', 'Image'], ['webcam', 'Webcam']];
+  const selectMode = (id, focus = false) => {
+    setMode(id);
+    setError(null);
+    if (focus) document.getElementById(`tab-${id}`)?.focus();
+  };
+  const onTabKey = (e) => {
+    const i = MODES.findIndex(([id]) => id === mode);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: MODES.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    selectMode(MODES[(to + MODES.length) % MODES.length][0], true);
+  };
   const tab = (id, label) => (
-    <button type="button" role="tab" aria-selected={mode === id} data-testid={`mode-${id}`} onClick={() => { setMode(id); setError(null); }}
+    <button key={id} id={`tab-${id}`} type="button" role="tab" aria-selected={mode === id} aria-controls={`panel-${id}`}
+      tabIndex={mode === id ? 0 : -1} data-testid={`mode-${id}`} onClick={() => selectMode(id)} onKeyDown={onTabKey}
       className={`rounded-md px-4 py-2 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 ${mode === id ? 'bg-stone-900 text-white' : 'bg-white text-stone-700 border border-stone-300 hover:bg-stone-100'}`}>
       {label}
     </button>
@@ -338,8 +368,7 @@ export default function App() {
           <p className="text-sm text-stone-600">Captions and alt text, computed in your browser. Your photos stay on this device.</p>
         </div>
         <div role="tablist" aria-label="Input" className="flex gap-2">
-          {tab('image', 'Image')}
-          {tab('webcam', 'Webcam')}
+          {MODES.map(([id, label]) => tab(id, label))}
         </div>
       </header>
 
@@ -349,7 +378,7 @@ export default function App() {
       {error && <ErrorBanner message={error.message} onRetry={error.retry} onDismiss={() => setError(null)} />}
 
       <main className="grid gap-4 md:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
-        <div className="flex flex-col gap-3">
+        <div id={`panel-${mode}`} role="tabpanel" aria-labelledby={`tab-${mode}`} className="flex flex-col gap-3">
           {mode === 'image' ? (
             <div data-testid="dropzone"
               className="relative flex min-h-64 items-center justify-center overflow-hidden rounded-xl border-2 border-dashed border-stone-300 bg-white">
@@ -361,7 +390,7 @@ export default function App() {
                   {boxes}
                 </div>
               ) : (
-                <p className="p-8 text-center text-stone-500">Drop a photo anywhere, paste one, or choose a file.</p>
+                <p className="p-8 text-center text-stone-600">{touch ? 'Tap “Choose a photo…” to pick one or take one with the camera.' : 'Drop a photo anywhere, paste one, or choose a file.'}</p>
               )}
             </div>
           ) : (
@@ -371,18 +400,18 @@ export default function App() {
           )}
           {mode === 'image' && (
             <div className="flex items-center gap-3">
-              <label className="cursor-pointer rounded-md bg-amber-600 px-4 py-2 text-sm font-medium text-white hover:bg-amber-700 focus-within:ring-2 focus-within:ring-amber-500">
+              <label className="cursor-pointer rounded-md bg-amber-700 px-4 py-2 text-sm font-medium text-white hover:bg-amber-800 focus-within:ring-2 focus-within:ring-amber-500">
                 Choose a photo…
                 <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" className="sr-only"
                   onChange={(e) => { openFile(e.target.files?.[0]); e.target.value = ''; }} />
               </label>
-              <span className="text-xs text-stone-500">JPEG, PNG, GIF or BMP</span>
+              <span className="text-xs text-stone-600">JPEG, PNG, GIF or BMP</span>
             </div>
           )}
         </div>
         <div className="flex flex-col gap-3">
-          <Caption partial={partial} result={result} busy={busy} waiting={waiting} selected={selected} setSelected={setSelected} />
-          {result && <p className="text-xs text-stone-500">Hover or focus a word to see where the model looked for it.</p>}
+          <Caption partial={partial} result={result} busy={busy} waiting={waiting} touch={touch} selected={selected} setSelected={setSelected} />
+          {result && <p className="text-xs text-stone-600">{touch ? 'Tap a word' : 'Hover or focus a word'} to see where the model looked for it.</p>}
           <Settings settings={settings} setSettings={setSettings} result={result} />
         </div>
       </main>

@@ -7,6 +7,9 @@ export default function Webcam({ onFrame, disabled, onError, onLiveChange, overl
   const video = useRef(null);
   const [devices, setDevices] = useState([]);
   const [deviceId, setDeviceId] = useState('');
+  // Front or back camera (phones): by facing mode, until a camera is picked by name.
+  const [facing, setFacing] = useState('user');
+  const canFace = !!navigator.mediaDevices?.getSupportedConstraints?.().facingMode;
   const [live, setLive] = useState(false);
   const [ready, setReady] = useState(false);
   const [restart, setRestart] = useState(0);
@@ -24,7 +27,8 @@ export default function Webcam({ onFrame, disabled, onError, onLiveChange, overl
     (async () => {
       try {
         if (!navigator.mediaDevices?.getUserMedia) throw new Error('This browser gives pages no camera access.');
-        stream = await navigator.mediaDevices.getUserMedia({ video: deviceId ? { deviceId: { exact: deviceId } } : true, audio: false });
+        stream = await navigator.mediaDevices.getUserMedia({
+          video: deviceId ? { deviceId: { exact: deviceId } } : canFace ? { facingMode: facing } : true, audio: false });
         if (stopped) return;
         video.current.srcObject = stream;
         await video.current.play().catch(() => {});
@@ -43,7 +47,7 @@ export default function Webcam({ onFrame, disabled, onError, onLiveChange, overl
       stopped = true;
       stream?.getTracks().forEach((t) => t.stop());
     };
-  }, [deviceId, restart]);
+  }, [deviceId, facing, canFace, restart]);
 
   const grab = useCallback(() => {
     const v = video.current;
@@ -86,12 +90,19 @@ export default function Webcam({ onFrame, disabled, onError, onLiveChange, overl
       <video ref={video} muted playsInline className="aspect-video w-full rounded-xl bg-black object-contain" aria-label="Camera preview" />
       <div className="flex flex-wrap items-center gap-3">
         <button type="button" data-testid="capture" disabled={disabled || !ready || live} onClick={captureOnce}
-          className={`${button} bg-amber-600 text-white hover:bg-amber-700`}>Capture</button>
+          className={`${button} bg-amber-700 text-white hover:bg-amber-800`}>Capture</button>
         <label className="flex items-center gap-2 text-sm">
           <input type="checkbox" data-testid="live-toggle" checked={live} disabled={disabled || !ready}
             onChange={(e) => setLive(e.target.checked)} className="h-4 w-4 accent-amber-600" />
           Live captions
         </label>
+        {canFace && (
+          <button type="button" data-testid="switch-camera" disabled={!ready} aria-pressed={facing === 'environment'}
+            onClick={() => { setDeviceId(''); setFacing((f) => (f === 'user' ? 'environment' : 'user')); }}
+            className={`${button} border border-stone-300 bg-white text-stone-800 hover:bg-stone-100`}>
+            {facing === 'user' ? 'Use the back camera' : 'Use the front camera'}
+          </button>
+        )}
         {devices.length > 1 && (
           <label className="flex items-center gap-2 text-sm">Camera
             <select value={deviceId} onChange={(e) => setDeviceId(e.target.value)} className="rounded-md border border-stone-300 bg-white px-2 py-1">
