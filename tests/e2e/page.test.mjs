@@ -276,6 +276,35 @@ test('an image over the pixel limit names the pixel count, and the error can be 
   await page.close();
 });
 
+test('formats the browser decodes are captioned from its pixels; large photos are downscaled; HEIC is refused', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'capt-formats-'));
+  execFileSync('/usr/bin/python3', [path.join(ROOT, 'tests/e2e/make_formats.py'), PHOTO, dir]);
+  const page = await openPage();
+  const read = () => page.locator('[data-testid="timings"]').innerText();
+  try {
+    for (const [file, type] of [['photo.webp', 'image/webp'], ['large.jpg', 'image/jpeg'], ['cut.jpg', 'image/jpeg'],
+      ['drawing.svg', 'image/svg+xml']]) {
+      await dropFile(page, path.join(dir, file), file, type);
+      await page.waitForSelector('[data-testid="caption"] button', { state: 'detached', timeout: 10000 });
+      await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+      const caption = (await captionText(page)).replace(/\s+/g, ' ').replace(/ \d+%/g, '');
+      const timings = await read();
+      console.log(`  ${file}: "${caption}" (${timings})`);
+      assert.equal(await page.locator('[data-testid="error"]').count(), 0);
+      assert.match(timings, /decoded by the browser/);
+      const [w, h] = timings.match(/read (\d+)×(\d+) px/).slice(1).map(Number);
+      assert.ok(w * h <= 2 ** 20 + 4000, `${file}: the engine read ${w}x${h}`);
+      if (file !== 'drawing.svg') assert.match(caption, /\bcat\b/i, `${file} is the cat photo`);
+    }
+    await dropFile(page, path.join(dir, 'photo.heic'), 'photo.heic', 'image/heic');
+    await page.waitForSelector('[data-testid="error"]');
+    assert.match(await page.locator('[data-testid="error"]').innerText(), /HEIC.*cannot decode/);
+  } finally {
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a dropped text file shows an error and the page keeps working', async () => {
   const page = await openPage();
   await dropFile(page, path.join(ROOT, 'README.md'), 'notes.txt', 'text/plain');

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { engineInput, loadImage, shownSize, sniffImage } from './decode.js';
 import { startEngine } from './engine.js';
 import Boxes from './Boxes.jsx';
 import { drawHeatmap } from './heatmap.js';
@@ -111,7 +112,7 @@ function Settings({ settings, setSettings, result }) {
   );
 }
 
-function Caption({ partial, result, busy, waiting, touch, selected, setSelected }) {
+function Caption({ partial, result, busy, waiting, touch, read, selected, setSelected }) {
   const [copied, setCopied] = useState('');
   const copy = async (what, text) => {
     try {
@@ -162,7 +163,7 @@ function Caption({ partial, result, busy, waiting, touch, selected, setSelected 
           <button type="button" onClick={() => copy('alt', alt)} className="rounded-md border border-stone-300 px-3 py-1 hover:bg-stone-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500">Copy &lt;img alt&gt;</button>
           <span role="status" className="text-stone-500">{copied && (copied.startsWith('copy') ? copied : `Copied the ${copied}`)}</span>
           <p className="w-full text-xs text-stone-500" data-testid="timings">
-            decode {result.timingsMs.decode.toFixed(0)} ms · encode {result.timingsMs.encode.toFixed(0)} ms{result.timingsMs.detect ? ` · detect ${result.timingsMs.detect.toFixed(0)} ms` : ''} · caption {result.timingsMs.caption.toFixed(0)} ms · total {result.timingsMs.total.toFixed(0)} ms
+            decode {result.timingsMs.decode.toFixed(0)} ms · encode {result.timingsMs.encode.toFixed(0)} ms{result.timingsMs.detect ? ` · detect ${result.timingsMs.detect.toFixed(0)} ms` : ''} · caption {result.timingsMs.caption.toFixed(0)} ms · total {result.timingsMs.total.toFixed(0)} ms{read ? ` · read ${read.width}×${read.height} px${read.how === 'browser' ? ', decoded by the browser' : ''}` : ''}
           </p>
         </div>
       )}
@@ -187,6 +188,7 @@ export default function App() {
   const lastInput = useRef(null);
   const liveMode = useRef(false); // the webcam's live captions re-caption on their own
   const [attempt, setAttempt] = useState(0);
+  const [engineRead, setEngineRead] = useState(null); // {width, height, how}: what the engine was given
   const touch = useCoarsePointer();
 
   useEffect(() => {
@@ -263,30 +265,39 @@ export default function App() {
              && (before.beam !== settings.beam || before.maxTokens !== settings.maxTokens)) caption(lastInput.current);
   }, [engine, caption, settings.beam, settings.maxTokens]);
 
+  // A chosen, dropped or pasted file: shown as the browser shows it, captioned from what
+  // decode.js hands the engine (the file itself, or the browser's pixels).
   const openFile = useCallback(async (file) => {
     if (!file) return;
-    if (file.type && !file.type.startsWith('image/')) {
-      setError({ message: `“${file.name}” is not an image (${file.type}). Choose a JPEG, PNG, GIF or BMP photo.` });
+    const kind = sniffImage(new Uint8Array(await file.slice(0, 32).arrayBuffer()), file);
+    if (!kind && file.type && !file.type.startsWith('image/')) {
+      setError({ message: `“${file.name}” is not an image (${file.type}). Choose a photo (JPEG, PNG, WebP, AVIF, GIF, BMP or SVG).` });
       return;
     }
     const url = URL.createObjectURL(file);
-    const dims = await new Promise((resolve) => {
-      const im = new Image();
-      im.onload = () => resolve({ width: im.naturalWidth, height: im.naturalHeight });
-      im.onerror = () => resolve(null);
-      im.src = url;
-    });
-    if (!dims) {
+    const img = await loadImage(url);
+    if (!img) {
       URL.revokeObjectURL(url);
-      setError({ message: `“${file.name}” cannot be read as an image.` });
+      setError({ message: kind === 'heic'
+        ? `“${file.name}” is a HEIC photo, which this browser cannot decode. Save it as JPEG (on an iPhone: Settings › Camera › Formats › Most Compatible) and try again.`
+        : `“${file.name}” cannot be read as an image.` });
+      return;
+    }
+    let what;
+    try {
+      what = await engineInput(file, img, kind);
+    } catch (err) {
+      URL.revokeObjectURL(url);
+      setError({ message: `Could not caption this image: ${err.message || err}` });
       return;
     }
     setImage((old) => {
       if (old?.url?.startsWith('blob:')) URL.revokeObjectURL(old.url);
-      return { url, ...dims };
+      return { url, ...shownSize(img, kind) };
     });
+    setEngineRead({ width: what.width, height: what.height, how: what.how });
     setMode('image');
-    await caption(file);
+    await caption(what.input);
   }, [caption]);
 
   // drag-and-drop anywhere on the page, and paste
@@ -329,6 +340,7 @@ export default function App() {
   // A captured frame is shown at once; in live mode a frame is shown with its caption.
   const onFrame = useCallback(async (frame, shownUrl, live) => {
     const shown = { url: shownUrl, width: frame.width, height: frame.height };
+    setEngineRead({ width: frame.width, height: frame.height, how: 'camera' });
     if (!live) {
       setImage(shown);
       return caption(frame);
@@ -405,12 +417,12 @@ export default function App() {
                 <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" className="sr-only"
                   onChange={(e) => { openFile(e.target.files?.[0]); e.target.value = ''; }} />
               </label>
-              <span className="text-xs text-stone-600">JPEG, PNG, GIF or BMP</span>
+              <span className="text-xs text-stone-600">JPEG, PNG, WebP, AVIF, GIF, BMP or SVG</span>
             </div>
           )}
         </div>
         <div className="flex flex-col gap-3">
-          <Caption partial={partial} result={result} busy={busy} waiting={waiting} touch={touch} selected={selected} setSelected={setSelected} />
+          <Caption partial={partial} result={result} busy={busy} waiting={waiting} touch={touch} read={engineRead} selected={selected} setSelected={setSelected} />
           {result && <p className="text-xs text-stone-600">{touch ? 'Tap a word' : 'Hover or focus a word'} to see where the model looked for it.</p>}
           <Settings settings={settings} setSettings={setSettings} result={result} />
         </div>
