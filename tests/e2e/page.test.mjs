@@ -14,7 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
@@ -305,6 +305,91 @@ test('formats the browser decodes are captioned from its pixels; large photos ar
   }
 });
 
+// The rows of a CSV file (RFC 4180 quoting).
+function parseCsv(text) {
+  const rows = [];
+  let row = [], field = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') field += c, i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') row.push(field), field = '';
+    else if (c === '\n') row.push(field.replace(/\r$/, '')), rows.push(row), row = [], field = '';
+    else field += c;
+  }
+  return rows;
+}
+
+test('batch: several photos and a folder, each with status and caption; progress, cancel, CSV and JSON export', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'capt-batch-'));
+  const photos = ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg'].map((f) => path.join(ASSETS, 'data/photos', f));
+  const page = await openPage();
+  const count = () => page.locator('[data-testid="batch-count"]').innerText();
+  const statuses = () => page.$$eval('[data-testid="batch-list"] li', (li) => li.map((x) => x.dataset.status));
+  try {
+    // four photos and a text file chosen at once: the batch view takes them
+    const notes = path.join(dir, 'notes.txt');
+    writeFileSync(notes, 'not a photo');
+    await page.setInputFiles('[data-testid="file-input"]', [...photos, notes]);
+    await page.waitForSelector('[data-testid="batch"]');
+    assert.equal(await page.getAttribute('[data-testid="mode-batch"]', 'aria-selected'), 'true');
+    await page.waitForFunction(() => /^5 of 5 finished/.test(document.querySelector('[data-testid="batch-count"]')?.innerText),
+      null, { timeout: 120000 });
+    assert.deepEqual(await statuses(), ['done', 'done', 'done', 'done', 'error']);
+    const thumbs = await page.$$eval('[data-testid="batch-list"] li img', (im) => im.map((x) => x.naturalWidth));
+    assert.ok(thumbs.slice(0, 4).every((w) => w > 0), `thumbnails ${thumbs}`);
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-csv"]')]);
+    const csv = parseCsv(readFileSync(await csvDownload.path(), 'utf8'));
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-json"]')]);
+    const json = JSON.parse(readFileSync(await jsonDownload.path(), 'utf8'));
+    console.log(`  CSV ${csvDownload.suggestedFilename()}: ${JSON.stringify(csv.slice(0, 2))}`);
+    assert.deepEqual(csv[0], ['file', 'caption', 'alt', 'status', 'error']);
+    assert.equal(csv.length, 6);
+    assert.equal(json.length, 5);
+    assert.match(json[0].caption, /\bcat\b/i);
+    assert.equal(json[0].alt, `<img src="chelsea.png" alt="${json[0].caption}">`);
+    assert.deepEqual(csv[1], [json[0].file, json[0].caption, json[0].alt, 'done', '']);
+    assert.equal(json[4].status, 'error');
+    assert.match(json[4].error, /not an image/);
+    // a folder: its images (a subfolder's too), not its notes
+    const folder = path.join(dir, 'trip');
+    mkdirSync(path.join(folder, 'day2'), { recursive: true });
+    copyFileSync(photos[0], path.join(folder, 'a.png'));
+    copyFileSync(photos[1], path.join(folder, 'b.png'));
+    copyFileSync(photos[3], path.join(folder, 'day2', 'c.jpg'));
+    writeFileSync(path.join(folder, 'notes.txt'), 'not a photo');
+    await page.setInputFiles('[data-testid="batch-folder"]', folder);
+    await page.waitForFunction(() => /^8 of 8 finished/.test(document.querySelector('[data-testid="batch-count"]')?.innerText),
+      null, { timeout: 120000 });
+    const names = await page.$$eval('[data-testid="batch-list"] li p[title]', (p) => p.map((x) => x.title));
+    assert.deepEqual(names.slice(5).sort(), ['trip/a.png', 'trip/b.png', 'trip/day2/c.jpg']);
+    // cancel: the photos still waiting are not captioned
+    await page.click('[data-testid="batch-clear"]');
+    const many = Array.from({ length: 8 }, (_, i) => {
+      const f = path.join(dir, `copy${i}.png`);
+      copyFileSync(photos[i % 2], f);
+      return f;
+    });
+    await page.setInputFiles('[data-testid="batch-files"]', many);
+    await page.waitForFunction(() => document.querySelector('[data-testid="batch-list"] li[data-status="done"]'), null,
+      { timeout: 60000 });
+    await page.click('[data-testid="batch-cancel"]');
+    await page.waitForFunction(() => /^8 of 8 finished/.test(document.querySelector('[data-testid="batch-count"]')?.innerText),
+      null, { timeout: 60000 });
+    const after = await statuses();
+    console.log(`  cancelled after the first caption: ${after.join(' ')}`);
+    assert.ok(after.filter((x) => x === 'cancelled').length >= 4, after.join(' '));
+    assert.deepEqual(await axeViolations(page), []);
+    console.log(`  ${await count()}`);
+  } finally {
+    await page.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a dropped text file shows an error and the page keeps working', async () => {
   const page = await openPage();
   await dropFile(page, path.join(ROOT, 'README.md'), 'notes.txt', 'text/plain');
@@ -369,9 +454,13 @@ test('a returning visitor gets a new deploy; unchanged files are not downloaded 
   let modelRequests = 0;
   const host = await serve(site, 0, '127.0.0.1', { hold: (rel) => { modelRequests += rel.endsWith('.capt'); } });
   const url = `http://127.0.0.1:${host.address().port}/`;
-  const page = await browser.newPage();
+  let page = await browser.newPage();
   const marker = () => page.evaluate(() => document.querySelector('meta[name="capt-deploy"]')?.content ?? null);
   const cacheNames = () => page.evaluate(() => caches.keys());
+  const workers = () => page.evaluate(async () => {
+    const r = await navigator.serviceWorker.getRegistration();
+    return JSON.stringify(['installing', 'waiting', 'active'].map((k) => r?.[k]?.state ?? null));
+  });
   try {
     const first = JSON.parse(readFileSync(path.join(site, 'sw-manifest.json'), 'utf8')).version;
     await page.goto(url);
@@ -383,15 +472,20 @@ test('a returning visitor gets a new deploy; unchanged files are not downloaded 
     writeFileSync(index, readFileSync(index, 'utf8').replace('<head>', '<head><meta name="capt-deploy" content="2">'));
     const second = stampDeploy(site).version;
     assert.notEqual(second, first);
+    // an open tab that reloads gets the new page at once (the page is fetched network first)
     await page.reload();
     assert.equal(await marker(), '2', 'the reload shows the new deploy');
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+    // a visitor who comes back later: the new service worker and its cache, the old cache gone
+    await page.close();
+    page = await browser.newPage();
+    await page.goto(url);
+    assert.equal(await marker(), '2');
     await waitFor(async () => JSON.stringify(await cacheNames()) === JSON.stringify([`capt-${second}`]), 60000,
-      async () => `caches ${JSON.stringify(await cacheNames())}, service workers ${await page.evaluate(async () => {
-        const r = await navigator.serviceWorker.getRegistration();
-        return JSON.stringify(['installing', 'waiting', 'active'].map((k) => r?.[k]?.state ?? null));
-      })}`);
+      async () => `caches ${JSON.stringify(await cacheNames())}, service workers ${await workers()}`);
     console.log(`  deploy ${first} -> ${second}: caches ${JSON.stringify(await cacheNames())}, model downloaded ${modelRequests}x`);
     assert.equal(modelRequests, 1, 'the unchanged model came from the old cache');
+    await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
     await browser.setOffline(true);
     try {
       await page.reload();
@@ -439,6 +533,10 @@ test('accessibility: axe-core finds no violations in any state; tabs work with a
   // the tabs: arrow keys move between them, each controls its panel
   await page.focus('[data-testid="mode-image"]');
   await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'mode-batch');
+  await page.waitForSelector('[data-testid="batch"]');
+  await audit('batch');
+  await page.keyboard.press('ArrowRight');
   assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'mode-webcam');
   assert.equal(await page.getAttribute('[data-testid="mode-webcam"]', 'aria-selected'), 'true');
   const panel = await page.getAttribute('[data-testid="mode-webcam"]', 'aria-controls');
@@ -454,6 +552,8 @@ test('accessibility: axe-core finds no violations in any state; tabs work with a
   await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
   await page.focus('[data-testid="mode-webcam"]');
   await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.getAttribute('[data-testid="mode-batch"]', 'aria-selected'), 'true');
+  await page.keyboard.press('Home');
   assert.equal(await page.getAttribute('[data-testid="mode-image"]', 'aria-selected'), 'true');
   await page.setViewportSize({ width: 375, height: 800 });
   await audit('phone');

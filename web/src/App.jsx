@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { engineInput, loadImage, shownSize, sniffImage } from './decode.js';
+import { droppedFiles, looksLikeImage, prepareFile } from './decode.js';
 import { startEngine } from './engine.js';
+import BatchView, { useBatch } from './Batch.jsx';
 import Boxes from './Boxes.jsx';
 import { drawHeatmap } from './heatmap.js';
 import Webcam from './Webcam.jsx';
@@ -269,47 +270,50 @@ export default function App() {
   // decode.js hands the engine (the file itself, or the browser's pixels).
   const openFile = useCallback(async (file) => {
     if (!file) return;
-    const kind = sniffImage(new Uint8Array(await file.slice(0, 32).arrayBuffer()), file);
-    if (!kind && file.type && !file.type.startsWith('image/')) {
-      setError({ message: `“${file.name}” is not an image (${file.type}). Choose a photo (JPEG, PNG, WebP, AVIF, GIF, BMP or SVG).` });
-      return;
-    }
-    const url = URL.createObjectURL(file);
-    const img = await loadImage(url);
-    if (!img) {
-      URL.revokeObjectURL(url);
-      setError({ message: kind === 'heic'
-        ? `“${file.name}” is a HEIC photo, which this browser cannot decode. Save it as JPEG (on an iPhone: Settings › Camera › Formats › Most Compatible) and try again.`
-        : `“${file.name}” cannot be read as an image.` });
-      return;
-    }
-    let what;
+    let ready;
     try {
-      what = await engineInput(file, img, kind);
+      ready = await prepareFile(file);
     } catch (err) {
-      URL.revokeObjectURL(url);
-      setError({ message: `Could not caption this image: ${err.message || err}` });
+      setError({ message: err.message || String(err) });
       return;
     }
     setImage((old) => {
       if (old?.url?.startsWith('blob:')) URL.revokeObjectURL(old.url);
-      return { url, ...shownSize(img, kind) };
+      return { url: ready.url, ...ready.shown };
     });
-    setEngineRead({ width: what.width, height: what.height, how: what.how });
+    setEngineRead(ready.read);
     setMode('image');
-    await caption(what.input);
+    await caption(ready.input);
   }, [caption]);
+
+  // Many photos or a folder go to the batch list; one photo to the image view.
+  const batch = useBatch(engine, { beam: settings.beam, maxTokens: settings.maxTokens });
+  const addToBatch = batch.add;
+  const openFiles = useCallback((files, fromFolder = false) => {
+    if (files.length === 1 && !fromFolder) {
+      openFile(files[0].file);
+      return;
+    }
+    addToBatch(files, { fromFolder });
+    setError(null);
+    setMode('batch');
+  }, [openFile, addToBatch]);
 
   // drag-and-drop anywhere on the page, and paste
   useEffect(() => {
     const over = (e) => e.preventDefault();
-    const drop = (e) => {
+    const drop = async (e) => {
       e.preventDefault();
-      openFile(e.dataTransfer?.files?.[0]);
+      const items = e.dataTransfer?.items;
+      // (entries must be read while the event lasts: droppedFiles does so before its first await)
+      const folder = [...(items || [])].some((i) => i.webkitGetAsEntry?.()?.isDirectory);
+      const files = items?.length ? await droppedFiles(items) : [];
+      if (files.length) openFiles(files, folder);
     };
     const paste = (e) => {
-      const item = [...(e.clipboardData?.items || [])].find((i) => i.kind === 'file');
-      if (item) openFile(item.getAsFile());
+      const files = [...(e.clipboardData?.items || [])].filter((i) => i.kind === 'file').map((i) => i.getAsFile())
+        .filter(Boolean).map((file) => ({ file, path: file.name }));
+      if (files.length) openFiles(files);
     };
     window.addEventListener('dragover', over);
     window.addEventListener('drop', drop);
@@ -319,7 +323,7 @@ export default function App() {
       window.removeEventListener('drop', drop);
       window.removeEventListener('paste', paste);
     };
-  }, [openFile]);
+  }, [openFiles]);
 
   // the heatmap of the selected word
   useEffect(() => {
@@ -351,7 +355,7 @@ export default function App() {
   }, [caption]);
 
   // The input tabs (WAI-ARIA tabs pattern): one tab stop, arrow keys / Home / End move and select.
-  const MODES = [['image', 'Image'], ['webcam', 'Webcam']];
+  const MODES = [['image', 'Image'], ['batch', 'Batch'], ['webcam', 'Webcam']];
   const selectMode = (id, focus = false) => {
     setMode(id);
     setError(null);
@@ -405,6 +409,8 @@ export default function App() {
                 <p className="p-8 text-center text-stone-600">{touch ? 'Tap “Choose a photo…” to pick one or take one with the camera.' : 'Drop a photo anywhere, paste one, or choose a file.'}</p>
               )}
             </div>
+          ) : mode === 'batch' ? (
+            <BatchView batch={batch} engineReady={!!engine} touch={touch} />
           ) : (
             <Webcam onFrame={onFrame} disabled={!engine} onError={(message, retry) => setError({ message, retry })}
               onLiveChange={(on) => { liveMode.current = on; }}
@@ -414,16 +420,16 @@ export default function App() {
             <div className="flex items-center gap-3">
               <label className="cursor-pointer rounded-md bg-amber-700 px-4 py-2 text-sm font-medium text-white hover:bg-amber-800 focus-within:ring-2 focus-within:ring-amber-500">
                 Choose a photo…
-                <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" className="sr-only"
-                  onChange={(e) => { openFile(e.target.files?.[0]); e.target.value = ''; }} />
+                <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" multiple className="sr-only"
+                  onChange={(e) => { openFiles([...(e.target.files || [])].map((file) => ({ file, path: file.name }))); e.target.value = ''; }} />
               </label>
               <span className="text-xs text-stone-600">JPEG, PNG, WebP, AVIF, GIF, BMP or SVG</span>
             </div>
           )}
         </div>
         <div className="flex flex-col gap-3">
-          <Caption partial={partial} result={result} busy={busy} waiting={waiting} touch={touch} read={engineRead} selected={selected} setSelected={setSelected} />
-          {result && <p className="text-xs text-stone-600">{touch ? 'Tap a word' : 'Hover or focus a word'} to see where the model looked for it.</p>}
+          {mode !== 'batch' && <Caption partial={partial} result={result} busy={busy} waiting={waiting} touch={touch} read={engineRead} selected={selected} setSelected={setSelected} />}
+          {result && mode !== 'batch' && <p className="text-xs text-stone-600">{touch ? 'Tap a word' : 'Hover or focus a word'} to see where the model looked for it.</p>}
           <Settings settings={settings} setSettings={setSettings} result={result} />
         </div>
       </main>

@@ -93,3 +93,53 @@ async function jpegComplete(file) {
   for (let i = tail.length - 2; i >= 0; i--) if (tail[i] === 0xff && tail[i + 1] === 0xd9) return true;
   return false;
 }
+
+/**
+ * A chosen file, ready to show and caption: {url (an object URL: revoke it), shown: {width,
+ * height}, input, read: {width, height, how}}; throws an Error whose message says why not
+ * (not an image, HEIC, unreadable, too large for the page).
+ */
+export async function prepareFile(file) {
+  const kind = sniffImage(new Uint8Array(await file.slice(0, 32).arrayBuffer()), file);
+  if (!kind && file.type && !file.type.startsWith('image/')) {
+    throw new Error(`“${file.name}” is not an image (${file.type}). Choose a photo (JPEG, PNG, WebP, AVIF, GIF, BMP or SVG).`);
+  }
+  const url = URL.createObjectURL(file);
+  const img = await loadImage(url);
+  try {
+    if (!img) {
+      throw new Error(kind === 'heic'
+        ? `“${file.name}” is a HEIC photo, which this browser cannot decode. Save it as JPEG (on an iPhone: Settings › Camera › Formats › Most Compatible) and try again.`
+        : `“${file.name}” cannot be read as an image.`);
+    }
+    const what = await engineInput(file, img, kind);
+    return { url, shown: shownSize(img, kind), input: what.input, read: { width: what.width, height: what.height, how: what.how } };
+  } catch (err) {
+    URL.revokeObjectURL(url);
+    throw err;
+  }
+}
+
+/** The files among dropped items, folders walked (DataTransferItemList): [{file, path}]. */
+export async function droppedFiles(items) {
+  const entries = [...items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return [...items].map((i) => i.getAsFile?.()).filter(Boolean).map((file) => ({ file, path: file.name }));
+  const files = [];
+  const walk = async (entry) => {
+    if (entry.isFile) {
+      files.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), path: entry.fullPath.replace(/^\//, '') });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) { // readEntries returns a directory in pieces
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e);
+      }
+    }
+  };
+  for (const e of entries) await walk(e);
+  return files;
+}
+
+/** Files worth captioning in a folder: images by type or name (not .DS_Store, notes...). */
+export const looksLikeImage = (file) => file.type.startsWith('image/') || /\.(jpe?g|png|gif|bmp|webp|avif|svg|heic|heif)$/i.test(file.name);
