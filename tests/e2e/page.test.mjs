@@ -148,6 +148,11 @@ test('a dropped photo gets a caption; hovering a word shows its heatmap', async 
   // The server sends COOP + COEP, so the page is cross-origin isolated: the threads build.
   assert.match(engine, /SIMD, \d+ threads/);
   threadedCaption = caption;
+  // the clickable tokens group into the caption's words (BPE pieces such as "compu"+"ter" stay one word)
+  const words = await page.$$eval('[data-testid="caption"] > span', (spans) => spans.map((w) => [...w.querySelectorAll('button')]
+    .map((b) => b.firstChild.textContent).join('')));
+  const full = await page.locator('q').innerText();
+  assert.deepEqual(words, full.toLowerCase().replace(/[.]$/, '').split(' '), `words ${JSON.stringify(words)} of "${full}"`);
   await page.locator('[data-testid="caption"] button').nth(1).hover();
   await page.waitForTimeout(200);
   const painted = await page.$eval('[data-testid="attention-overlay"]', (c) => {

@@ -113,6 +113,17 @@ function Settings({ settings, setSettings, result }) {
   );
 }
 
+// Token indices grouped into words: a word ends with a token whose text ends with a space
+// (BPE pieces such as "compu" + "ter" stay together and never wrap apart).
+function wordsOf(tokens) {
+  const words = [[]];
+  tokens.forEach((t, i) => {
+    words.at(-1).push(i);
+    if (t.text.endsWith(' ') && i < tokens.length - 1) words.push([]);
+  });
+  return words.filter((w) => w.length);
+}
+
 function Caption({ partial, result, busy, waiting, touch, read, selected, setSelected }) {
   const [copied, setCopied] = useState('');
   const copy = async (what, text) => {
@@ -129,16 +140,24 @@ function Caption({ partial, result, busy, waiting, touch, read, selected, setSel
     <section className="rounded-lg border border-stone-200 bg-white p-4" aria-label="Caption">
       <div data-testid="caption" aria-live="polite" aria-busy={busy} className="min-h-20 text-xl leading-relaxed">
         {result ? (
-          result.tokens.map((t, i) => (
-            <button key={i} type="button" title={`p = ${(100 * t.p).toFixed(1)}%`}
-              onMouseEnter={() => setSelected(i)} onFocus={() => setSelected(i)} onClick={() => setSelected(i)}
-              aria-pressed={selected === i}
-              className={`group relative rounded px-0.5 focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 ${selected === i ? 'bg-amber-200' : 'hover:bg-amber-100'}`}>
-              {t.text.trim()}
-              <span aria-hidden="true" className="pointer-events-none absolute -top-6 left-1/2 -translate-x-1/2 whitespace-nowrap rounded bg-stone-800 px-1.5 py-0.5 text-xs text-white opacity-0 group-hover:opacity-100 group-focus:opacity-100">
-                {(100 * t.p).toFixed(0)}%
-              </span>
-            </button>
+          wordsOf(result.tokens).map((word) => (
+            <span key={word[0]} className="inline-block whitespace-nowrap">
+              {word.map((i, k) => {
+                const t = result.tokens[i];
+                const pad = `${k === 0 ? 'pl-0.5' : ''} ${k === word.length - 1 ? 'pr-0.5' : ''}`;
+                return (
+                  <button key={i} type="button" title={`p = ${(100 * t.p).toFixed(1)}%`}
+                    onMouseEnter={() => setSelected(i)} onFocus={() => setSelected(i)} onClick={() => setSelected(i)}
+                    aria-pressed={selected === i}
+                    className={`group relative rounded ${pad} focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 ${selected === i ? 'bg-amber-200' : 'hover:bg-amber-100'}`}>
+                    {t.text.trim()}
+                    <span aria-hidden="true" className="pointer-events-none absolute -top-6 left-1/2 -translate-x-1/2 whitespace-nowrap rounded bg-stone-800 px-1.5 py-0.5 text-xs text-white opacity-0 group-hover:opacity-100 group-focus:opacity-100">
+                      {(100 * t.p).toFixed(0)}%
+                    </span>
+                  </button>
+                );
+              })}
+            </span>
           ))
         ) : (
           <span className={partial ? '' : 'text-stone-500'}>
