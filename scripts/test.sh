@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then builds and tests the engine with gcc,
 # with clang, with clang + AddressSanitizer + UndefinedBehaviorSanitizer, and as
-# WebAssembly (SIMD128, plain, and SIMD128 with threads) under node, then the JavaScript
-# API under node and the web page in Chromium. Prints "N passed, N failed" at the end
+# WebAssembly (SIMD128, plain, and SIMD128 with threads) under node, runs the fuzzing
+# harnesses briefly, then the JavaScript API under node and the web page in Chromium. Prints "N passed, N failed" at the end
 # and exits non-zero when any test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +58,18 @@ node_suite() { # node_suite NAME BUILD-SCRIPT TEST-DIR: build, then node's test 
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
   [ "${f:-1}" = 0 ] || failed_suites+=("$name")
 }
+
+# The libFuzzer harnesses, 30 s each (a smoke run; docs/fuzzing.md has the long run).
+echo "=== fuzzing smoke run (scripts/fuzz.sh 30)"
+fuzz_log=out/fuzz-smoke.log
+bash scripts/fuzz.sh 30 > "$fuzz_log" 2>&1
+fuzz_rc=$?
+cat "$fuzz_log"
+fuzz_ok=$(grep -c "^fuzz_.*executions" "$fuzz_log")
+passed=$((passed + fuzz_ok))
+if ((fuzz_rc != 0 || fuzz_ok != 4)); then
+  failed=$((failed + (fuzz_ok < 4 ? 4 - fuzz_ok : 1))); failed_suites+=("fuzzing")
+fi
 
 node_suite "javascript api" scripts/build_wasm.sh tests/wasm/
 node_suite "web page in chromium" scripts/build_web.sh tests/e2e/

@@ -5,6 +5,7 @@ the reader returns every value, quantization matches the C reference (dequantize
 same tolerances as test_format.c), and `capt inspect` lists the same tensors.
 Usage: test_captfile.py CAPT_BINARY"""
 import os
+import struct
 import subprocess
 import sys
 
@@ -73,5 +74,16 @@ for name, (shape, dtype) in make_fixture.SHAPES.items():
     check(any(line.split()[:2] == [name, dtype] for line in out.stdout.splitlines() if line.startswith("  ")),
           "capt inspect lacks %s %s" % (name, dtype))
 check("list.strings" in out.stdout and "string[3]" in out.stdout, "capt inspect metadata")
+# The header's CRC-32: the Python reader, like the C one, refuses a file with any flipped bit.
+refused = 0
+for at in range(len(data)):
+    bad = bytearray(data)
+    bad[at] ^= 1 << (at % 8)
+    try:
+        captfile.read_capt(bytes(bad))
+    except (captfile.FormatError, ValueError, UnicodeDecodeError, struct.error):
+        refused += 1
+check(refused == len(data), "a flipped bit refused at %d of %d bytes" % (refused, len(data)))
+
 print("captfile.py: %d failed" % failures)
 sys.exit(1 if failures else 0)

@@ -1,6 +1,7 @@
 /* test_format.c — the .capt reader on tests/data/fixture.capt (written by
  * tests/make_fixture.py with tools/captfile.py): every value, then hostile versions of the
- * file: truncated at every byte, random bit flips, and absurd counts, sizes and offsets.
+ * file: truncated at every byte, a flipped bit at every byte (each refused: the header's
+ * CRC-32 covers the whole file), random bit flips, and absurd counts, sizes and offsets.
  * None may crash, hang or allocate more than the file justifies (run under ASan too). */
 #include <math.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static float fixture_value(int64_t i) { return (float)(i % 17) * 0.25f - 2.0f; }
 static int str_is(capt_str s, const char *text) { return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0; }
 
 static void check_fixture(const capt_file *f) {
-    CHECK(capt_file_version(f) == 1 && capt_file_alignment(f) == 32, "header");
+    CHECK(capt_file_version(f) == 2 && capt_file_alignment(f) == 32, "header");
     CHECK(capt_file_meta_count(f) == 8 && capt_file_tensor_count(f) == 6, "counts %zu %zu", capt_file_meta_count(f),
           capt_file_tensor_count(f));
     const capt_meta *m = capt_file_find_meta(f, "general.name");
@@ -114,6 +115,12 @@ static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Writes the file's CRC-32 into its header, as a writer does. */
+static void seal(unsigned char *file, size_t len) {
+    put_u32(file + 12, 0);
+    put_u32(file + 12, capt_crc32(0, file, len));
+}
+
 static void check_hostile(const unsigned char *good, size_t len) {
     capt_error err;
     /* Truncation at every byte: the data section ends exactly at the last tensor, so each
@@ -124,7 +131,18 @@ static void check_hostile(const unsigned char *good, size_t len) {
         if (st == CAPT_OK) break;
     }
     unsigned char *bad = malloc(len);
-    /* Random bit flips: any outcome but a crash is fine; most must be rejected or read. */
+    /* One flipped bit at every byte, in every section (header, metadata, tensor entries,
+     * padding, tensor data): each is refused, most by the checksum. */
+    int by_checksum = 0;
+    for (size_t at = 0; at < len; at++) {
+        memcpy(bad, good, len);
+        bad[at] ^= (unsigned char)(1u << (at % 8));
+        capt_status st = open_copy(bad, len, &err);
+        CHECK(st != CAPT_OK, "a flipped bit at byte %zu was not noticed", at);
+        by_checksum += st != CAPT_OK && strstr(err.message, "damaged") != NULL;
+    }
+    CHECK(by_checksum > (int)len / 2, "%d of %zu flips named as damage by the checksum", by_checksum, len);
+    /* Random bit flips: any outcome but a crash is fine. */
     uint64_t rng = 12345;
     for (int trial = 0; trial < 20000; trial++) {
         memcpy(bad, good, len);
@@ -143,10 +161,10 @@ static void check_hostile(const unsigned char *good, size_t len) {
         uint64_t value;
         const char *expect;
     } patches[] = {
-        {4, 4, 2, "version"},
+        {4, 4, 1, "version"},
         {8, 4, 3, "alignment"},
         {8, 4, 1u << 30, "alignment"},
-        {12, 4, 1, "reserved"},
+        {12, 4, 1, "damaged"},
         {16, 8, UINT64_MAX, "metadata count"},
         {16, 8, (uint64_t)1 << 40, "metadata count"},
         {24, 8, UINT64_MAX / 2, "tensor count"},
@@ -168,7 +186,7 @@ static void check_hostile(const unsigned char *good, size_t len) {
 static void check_tensor_entries(void) {
     unsigned char f[256] = {0};
     memcpy(f, "CAPT", 4);
-    put_u32(f + 4, 1);
+    put_u32(f + 4, CAPT_FILE_VERSION);
     put_u32(f + 8, 32);
     put_u64(f + 16, 0);
     put_u64(f + 24, 1);
@@ -184,6 +202,7 @@ static void check_tensor_entries(void) {
     put_u64(f + offset_at, 0);
     size_t data_start = 96, len = data_start + 32;
     capt_error err;
+    seal(f, len);
     CHECK(open_copy(f, len, &err) == CAPT_OK, "handmade file: %s", err.message);
     struct {
         size_t at;
@@ -208,6 +227,7 @@ static void check_tensor_entries(void) {
         memcpy(g, f, sizeof g);
         if (patches[i].width == 8) put_u64(g + patches[i].at, patches[i].value);
         else put_u32(g + patches[i].at, (uint32_t)patches[i].value);
+        seal(g, len); /* well-formed but for the patched field */
         capt_status st = open_copy(g, len, &err);
         CHECK(st == CAPT_E_FORMAT && strstr(err.message, patches[i].expect), "tensor patch %zu: \"%s\" lacks \"%s\"",
               i, err.message, patches[i].expect);
@@ -217,6 +237,7 @@ static void check_tensor_entries(void) {
     memcpy(g, f, 32 + 5 + 32);
     put_u64(g + 24, 2);
     memcpy(g + 69, f + 32, 37);
+    seal(g, 160);
     CHECK(open_copy(g, 160, &err) == CAPT_E_FORMAT && strstr(err.message, "twice"), "duplicate: %s", err.message);
 }
 

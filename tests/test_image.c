@@ -68,6 +68,23 @@ static void refused_inputs(const char *assets) {
     }
 }
 
+/* A JPEG whose Huffman table (DHT) declares 16 x 255 symbols: stb_image 2.27 wrote past
+ * its 256-entry tables (found by fuzz/fuzz_image.c under UBSan); the patched build
+ * (cmake/patch_stb.cmake) refuses it. The ASan+UBSan suite runs this. */
+static void oversized_huffman_table(void) {
+    unsigned char jpeg[4 + 2 + 2 + 1 + 16 + 64];
+    size_t n = 0;
+    const unsigned char start[] = {0xFF, 0xD8, 0xFF, 0xC4};
+    memcpy(jpeg, start, sizeof start), n += sizeof start;
+    unsigned length = 2 + 1 + 16 + 64; /* the segment as declared; the values run past the data */
+    jpeg[n++] = (unsigned char)(length >> 8), jpeg[n++] = (unsigned char)length;
+    jpeg[n++] = 0x00; /* a DC table, number 0 */
+    for (int i = 0; i < 16; i++) jpeg[n++] = 255;
+    memset(jpeg + n, 0x11, sizeof jpeg - n);
+    capt_error err;
+    CHECK(decode(jpeg, sizeof jpeg, &err) == CAPT_E_IMAGE, "a DHT of 4080 symbols is refused: %s", err.message);
+}
+
 static void rgba_input(void) {
     /* 2x2 pixels with a stride of 12 bytes (4 of padding): opaque red, transparent,
      * half-transparent black, opaque white. */
@@ -111,6 +128,7 @@ int main(int argc, char **argv) {
     (void)argv;
     const char *assets = getenv("CAPT_ASSETS");
     refused_inputs(assets ? assets : "../shared");
+    oversized_huffman_table();
     rgba_input();
     resizing();
     return check_exit("test_image");

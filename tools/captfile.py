@@ -16,11 +16,13 @@ j+16 of a block sharing byte j (low nibble first).
 """
 import struct
 import sys
+import zlib
 
 import numpy as np
 
 MAGIC = b"CAPT"
-VERSION = 1
+VERSION = 2
+CHECKSUM_AT = 12  # the header's u32 CRC-32 of the whole file, read with these 4 bytes as zeros
 DEFAULT_ALIGNMENT = 32
 META_INT, META_FLOAT, META_STRING, META_ARRAY = 1, 2, 3, 4
 DTYPES = {"f32": 0, "f16": 1, "q8_0": 2, "q4_0": 3}
@@ -199,7 +201,9 @@ class CaptWriter:
             offset += len(raw) + pad
         head = b"".join(body)
         head += b"\0" * (-len(head) % self.alignment)
-        return head + b"".join(data)
+        out = bytearray(head + b"".join(data))
+        out[CHECKSUM_AT:CHECKSUM_AT + 4] = struct.pack("<I", zlib.crc32(out))
+        return bytes(out)
 
     def write(self, path):
         with open(path, "wb") as f:
@@ -247,11 +251,11 @@ def read_capt(source):
     c = _Cursor(data)
     if c.take(4, "magic") != MAGIC:
         raise FormatError("not a .capt file: bad magic")
-    version, alignment, reserved, n_meta, n_tensors = c.unpack("IIIQQ", "header")
+    version, alignment, checksum, n_meta, n_tensors = c.unpack("IIIQQ", "header")
     if version != VERSION:
         raise FormatError("file version %d is not supported" % version)
-    if alignment < 8 or alignment > 65536 or alignment & (alignment - 1) or reserved:
-        raise FormatError("bad alignment or reserved field")
+    if alignment < 8 or alignment > 65536 or alignment & (alignment - 1):
+        raise FormatError("bad alignment")
     meta = {}
     for _ in range(n_meta):
         key = c.string("metadata key")
@@ -291,6 +295,9 @@ def read_capt(source):
         if data_start + offset + nbytes > len(data):
             raise FormatError("tensor %s runs past the end of the file" % name)
         tensors[name] = CaptTensor(name, dtype, shape, data[data_start + offset:data_start + offset + nbytes])
+    crc = zlib.crc32(data[CHECKSUM_AT + 4:], zlib.crc32(bytes(4), zlib.crc32(data[:CHECKSUM_AT])))
+    if crc != checksum:
+        raise FormatError("the file is damaged: its CRC-32 is %08x, the header says %08x" % (crc, checksum))
     return CaptFile(version, alignment, meta, tensors)
 
 

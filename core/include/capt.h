@@ -59,7 +59,7 @@ typedef struct capt_error {
  * Model files (.capt v1, see docs/format.md)
  * ---------------------------------------------------------------------------------- */
 
-#define CAPT_FILE_VERSION 1
+#define CAPT_FILE_VERSION 2
 #define CAPT_MAX_DIMS 4
 #define CAPT_QK 32 /* values per quantization block (q8_0, q4_0) */
 

@@ -13,6 +13,7 @@
 #endif
 
 #define HEADER_BYTES 32
+#define CHECKSUM_AT 12 /* the header's CRC-32 field */
 #define MAX_NAME_BYTES 4096         /* keys and tensor names */
 #define MIN_META_ENTRY_BYTES 16     /* u32 key length + 1 key byte + u32 type + ... >= 8 */
 #define MIN_TENSOR_ENTRY_BYTES 29   /* name(4+1) dtype(4) n_dims(4) dims(8) offset(8) */
@@ -209,11 +210,11 @@ static capt_status parse(capt_file *f, cursor *c, uint64_t **offsets) {
         return capt_fail(err, CAPT_E_FORMAT, "not a .capt file: %zu bytes is shorter than the header", c->len);
     if (memcmp(c->base, "CAPT", 4) != 0) return capt_fail(err, CAPT_E_FORMAT, "not a .capt file: bad magic");
     c->pos = 4;
-    uint32_t reserved;
+    uint32_t checksum;
     uint64_t n_meta, n_tensors;
     read_u32(c, "version", &f->version);
     read_u32(c, "alignment", &f->alignment);
-    read_u32(c, "reserved", &reserved);
+    read_u32(c, "checksum", &checksum);
     read_u64(c, "metadata count", &n_meta);
     read_u64(c, "tensor count", &n_tensors);
     if (f->version != CAPT_FILE_VERSION)
@@ -221,7 +222,6 @@ static capt_status parse(capt_file *f, cursor *c, uint64_t **offsets) {
                          f->version, CAPT_FILE_VERSION);
     if (f->alignment < 8 || f->alignment > 65536 || (f->alignment & (f->alignment - 1)))
         return capt_fail(err, CAPT_E_FORMAT, "alignment %u is not a power of two in 8..65536", f->alignment);
-    if (reserved != 0) return capt_fail(err, CAPT_E_FORMAT, "reserved header field is %u, not 0", reserved);
     if (n_meta > remaining(c) / MIN_META_ENTRY_BYTES)
         return capt_fail(err, CAPT_E_FORMAT, "metadata count %llu cannot fit in a %zu-byte file",
                          (unsigned long long)n_meta, c->len);
@@ -256,7 +256,18 @@ static capt_status parse(capt_file *f, cursor *c, uint64_t **offsets) {
                              (int)t->name.len, t->name.ptr, t->n_bytes, (unsigned long long)off);
         t->data = c->base + data_start + off;
     }
-    return check_unique_names(f, err);
+    capt_status st = check_unique_names(f, err);
+    if (st) return st;
+    /* Last, once the layout is known to be sound (so a damaged count or offset is named
+     * as such): the CRC-32 of the whole file, its own 4 bytes read as zeros. */
+    static const unsigned char zeros[4] = {0};
+    uint32_t crc = capt_crc32(0, c->base, CHECKSUM_AT);
+    crc = capt_crc32(crc, zeros, 4);
+    crc = capt_crc32(crc, c->base + CHECKSUM_AT + 4, c->len - CHECKSUM_AT - 4);
+    if (crc != checksum)
+        return capt_fail(err, CAPT_E_FORMAT, "the file is damaged: its CRC-32 is %08x, the header says %08x", crc,
+                         checksum);
+    return CAPT_OK;
 }
 
 capt_status capt_file_open(const void *buf, size_t len, capt_file **out, capt_error *err) {

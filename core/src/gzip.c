@@ -10,15 +10,6 @@
 
 #define MAX_GUNZIP_BYTES (256u << 20)
 
-static uint32_t crc32_bytes(const unsigned char *p, size_t n) {
-    uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
-}
-
 capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len, capt_error *err) {
     *out = NULL;
     *out_len = 0;
@@ -47,7 +38,7 @@ capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out
     unsigned char *buf = malloc((size_t)size + 1);
     if (!buf) return capt_fail(err, CAPT_E_NOMEM, "gzip: out of memory for %u bytes", size);
     int got = stbi_zlib_decode_noheader_buffer((char *)buf, (int)size + 1, (const char *)in + pos, (int)body);
-    if (got < 0 || (uint32_t)got != size || crc32_bytes(buf, size) != crc) {
+    if (got < 0 || (uint32_t)got != size || capt_crc32(0, buf, size) != crc) {
         free(buf);
         return capt_fail(err, CAPT_E_FORMAT, "gzip: corrupt deflate data or checksum");
     }

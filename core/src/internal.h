@@ -31,6 +31,9 @@ static inline int capt_meta_is(const capt_meta *m, const char *text) {
     return m && m->type == CAPT_META_STRING && capt_str_is(m->string_value, text);
 }
 
+/* CRC-32 as zlib's crc32(): continues `crc` (0 to start) over n bytes. */
+uint32_t capt_crc32(uint32_t crc, const void *data, size_t n);
+
 /* Inflates a gzip stream into a new buffer (caller frees); the size is capped. */
 capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len, capt_error *err);
 
