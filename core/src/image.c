@@ -1,6 +1,7 @@
 /* image.c — decoding (stb_image), EXIF orientation, alpha, and Pillow-exact resizing.
  * Every size is checked before memory is allocated for it. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,30 @@ static int jpeg_has_end(const unsigned char *p, size_t n) {
     return 0;
 }
 
+/* Why stb_image cannot read a file that starts like a JPEG: the frame header (SOF) says
+ * a sample precision or a coding it does not decode. NULL when nothing such is found. */
+static const char *jpeg_unsupported(const unsigned char *p, size_t len, char *why, size_t why_size) {
+    size_t at = 2;
+    while (at + 4 <= len && p[at] == 0xFF) {
+        unsigned marker = p[at + 1], seg = (unsigned)p[at + 2] << 8 | p[at + 3];
+        int sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (sof && at + 5 <= len) {
+            if (marker == 0xC3 || marker == 0xC7 || marker == 0xCB || marker == 0xCF)
+                snprintf(why, why_size, "a lossless JPEG, which is not supported");
+            else if (marker >= 0xC9)
+                snprintf(why, why_size, "an arithmetic-coded JPEG, which is not supported");
+            else if (p[at + 4] != 8)
+                snprintf(why, why_size, "a %u-bit JPEG; only 8-bit JPEGs are supported", p[at + 4]);
+            else
+                return NULL;
+            return why;
+        }
+        if (marker == 0xDA || seg < 2) return NULL; /* the scan starts: no frame header seen */
+        at += 2 + seg;
+    }
+    return NULL;
+}
+
 capt_status capt_image_decode(const void *bytes, size_t len, capt_image **out, capt_error *err) {
     if (!out || (!bytes && len)) return capt_fail(err, CAPT_E_ARG, "image: NULL argument");
     *out = NULL;
@@ -171,6 +196,9 @@ capt_status capt_image_decode(const void *bytes, size_t len, capt_image **out, c
         uint32_t hw, hh;
         header_size(p, len, &hw, &hh);
         if (hw && hh && check_size(hw, hh, err)) return CAPT_E_IMAGE;
+        char why[96];
+        if (len >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF && jpeg_unsupported(p, len, why, sizeof why))
+            return capt_fail(err, CAPT_E_IMAGE, "image: %s", why);
         return capt_fail(err, CAPT_E_IMAGE, "not a JPEG, PNG, BMP or GIF image (%s)", stbi_failure_reason());
     }
     capt_image *img;
