@@ -258,15 +258,27 @@ static int bench_caption(const char *program, const char *model_path, int thread
         long peak, rss, peak2, rss2;
         memory_kib(&peak, &rss);
         capt_caption_params p = capt_caption_default_params();
+        /* RSS sampled after the first of them and every tenth after (a soak: flat all along,
+         * not just equal at both ends) */
+        long first = 0, low = 0, high = 0;
         for (int k = 0; k < repeat && !status; k++) {
-            capt_result *r;
+            capt_result *r = NULL;
             if (capt_caption_image(ctx, last, last_len, &p, &r) != CAPT_OK) status = 1;
             capt_result_free(r);
+            if (k == 0 || (int64_t)(k + 1) * 10 % repeat < 10) {
+                long unused, now;
+                memory_kib(&unused, &now);
+                if (k == 0) first = low = high = now;
+                low = now < low ? now : low, high = now > high ? now : high;
+            }
         }
         memory_kib(&peak2, &rss2);
         printf("memory: peak RSS %.1f MB (%.1f MB before loading the model); RSS %.1f MB -> %.1f MB over %d more "
                "captions (%+ld KiB)\n",
                peak / 1024.0, peak0 / 1024.0, rss / 1024.0, rss2 / 1024.0, repeat, rss2 - rss);
+        printf("memory: RSS sampled after the first of them and every tenth: %.1f..%.1f MB, a spread of %.2f%% of "
+               "the first\n",
+               low / 1024.0, high / 1024.0, first ? 100.0 * (double)(high - low) / (double)first : 0.0);
     }
     free(last);
     capt_context_free(ctx);
