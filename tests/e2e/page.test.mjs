@@ -371,6 +371,14 @@ test('batch: several photos and a folder, each with status and caption; progress
       null, { timeout: 120000 });
     const names = await page.$$eval('[data-testid="batch-list"] li p[title]', (p) => p.map((x) => x.title));
     assert.deepEqual(names.slice(5).sort(), ['trip/a.png', 'trip/b.png', 'trip/day2/c.jpg']);
+    // the same folder dragged from the desktop and dropped (a real drag: Chromium's input domain)
+    const cdp = await browser.newCDPSession(page);
+    const drag = { items: [], files: [folder], dragOperationsMask: 1 };
+    for (const type of ['dragEnter', 'dragOver', 'drop']) await cdp.send('Input.dispatchDragEvent', { type, x: 200, y: 200, data: drag });
+    await page.waitForFunction(() => /^11 of 11 finished/.test(document.querySelector('[data-testid="batch-count"]')?.innerText),
+      null, { timeout: 120000 });
+    const dropped = await page.$$eval('[data-testid="batch-list"] li p[title]', (p) => p.map((x) => x.title));
+    assert.deepEqual(dropped.slice(8).sort(), ['trip/a.png', 'trip/b.png', 'trip/day2/c.jpg']);
     // cancel: the photos still waiting are not captioned
     await page.click('[data-testid="batch-clear"]');
     const many = Array.from({ length: 8 }, (_, i) => {
