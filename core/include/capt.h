@@ -1,22 +1,32 @@
 /* capt.h — the public C API of capt, a small image-captioning engine.
  *
- * Usage (read a model file into memory, look at it, tokenize a caption):
+ * The main path: load a model file from memory, caption an image, read the result.
  *
  *     capt_error err;
- *     capt_file *file;
- *     if (capt_file_open(bytes, n_bytes, &file, &err) != CAPT_OK) {
+ *     capt_model *model;
+ *     if (capt_model_load(model_bytes, n_model_bytes, &model, &err) != CAPT_OK) {
  *         fprintf(stderr, "%s\n", err.message);      // errors are returned, never printed
  *         return 1;
- *     }
- *     const capt_tensor *t = capt_file_find_tensor(file, "decoder.tok_emb");
- *     ...
- *     capt_file_free(file);                          // `bytes` must outlive `file`
+ *     }                                              // `model_bytes` must outlive `model`
+ *     capt_context_params cp = capt_context_default_params();
+ *     capt_context *ctx;
+ *     if (capt_context_create(model, &cp, &ctx, &err) != CAPT_OK) { ... }
  *
- *     capt_tokenizer *tok;
- *     capt_tokenizer_create(merges_txt_or_gz, n, &tok, &err);
- *     int32_t ids[77];
- *     size_t n_ids;
- *     capt_tokenizer_encode(tok, "A dog runs.", ids, 77, &n_ids);
+ *     capt_caption_params p = capt_caption_default_params();  // beam 3, 20 tokens
+ *     capt_result *r;
+ *     if (capt_caption_image(ctx, jpeg_bytes, n_jpeg_bytes, &p, &r) != CAPT_OK)
+ *         fprintf(stderr, "%s\n", capt_context_last_error(ctx));
+ *     else {
+ *         printf("%s\n", r->caption);                  // "A dog runs through the grass."
+ *         for (int i = 0; i < r->n_tokens; i++) ...    // r->tokens[i]: text, probability;
+ *         capt_result_free(r);                         // r->attention, r->detections, ...
+ *     }
+ *     capt_context_free(ctx);
+ *     capt_model_free(model);
+ *
+ * Below that path: images (capt_image_decode, capt_image_from_rgba), the encoder alone
+ * (capt_encode), the detector (capt_detect), CLIP embeddings (capt_embed_*), the model
+ * file itself (capt_file_open) and the CLIP tokenizer (capt_tokenizer_*).
  *
  * Conventions
  * - Every function that can fail returns a capt_status. Constructors take an optional
