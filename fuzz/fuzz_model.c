@@ -1,8 +1,8 @@
 /* fuzz_model.c — libFuzzer harness: a model file from a buffer (capt_model_load: the
  * format, every component's metadata and tensor checks; the input's checksum is made
- * right first), then, when it loads, a whole
- * caption of a small image (encoder, detector, decoder, beam search) or the encoder
- * alone. Seeds: fuzz/corpus/model (tiny complete models written by fuzz/make_seeds.py). */
+ * right first), then, when it loads, a whole caption of a small image (encoder,
+ * detector, decoder, beam search) or the encoder alone. Seeds: fuzz/corpus/model (tiny
+ * complete models written by fuzz/make_seeds.py). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(buf, data, size);
     /* A mutated file fails its CRC-32 at once (tests/test_format.c covers that): write the
      * right one, so the fuzzer explores the metadata and tensors behind it. */
-    if (size >= 16) {
-        memset((unsigned char *)buf + 12, 0, 4);
-        uint32_t crc = capt_crc32(0, buf, size);
-        memcpy((unsigned char *)buf + 12, &crc, 4); /* little-endian targets only (docs/format.md) */
-    }
+    if (size >= 32) capt_file_seal(buf, size);
     capt_model *model = NULL;
     capt_error err;
     if (capt_model_load(buf, size, &model, &err) == CAPT_OK) {

@@ -115,12 +115,6 @@ static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* Writes the file's CRC-32 into its header, as a writer does. */
-static void seal(unsigned char *file, size_t len) {
-    put_u32(file + 12, 0);
-    put_u32(file + 12, capt_crc32(0, file, len));
-}
-
 static void check_hostile(const unsigned char *good, size_t len) {
     capt_error err;
     /* Truncation at every byte: the data section ends exactly at the last tensor, so each
@@ -202,7 +196,7 @@ static void check_tensor_entries(void) {
     put_u64(f + offset_at, 0);
     size_t data_start = 96, len = data_start + 32;
     capt_error err;
-    seal(f, len);
+    capt_file_seal(f, len);
     CHECK(open_copy(f, len, &err) == CAPT_OK, "handmade file: %s", err.message);
     struct {
         size_t at;
@@ -227,7 +221,7 @@ static void check_tensor_entries(void) {
         memcpy(g, f, sizeof g);
         if (patches[i].width == 8) put_u64(g + patches[i].at, patches[i].value);
         else put_u32(g + patches[i].at, (uint32_t)patches[i].value);
-        seal(g, len); /* well-formed but for the patched field */
+        capt_file_seal(g, len); /* well-formed but for the patched field */
         capt_status st = open_copy(g, len, &err);
         CHECK(st == CAPT_E_FORMAT && strstr(err.message, patches[i].expect), "tensor patch %zu: \"%s\" lacks \"%s\"",
               i, err.message, patches[i].expect);
@@ -237,7 +231,7 @@ static void check_tensor_entries(void) {
     memcpy(g, f, 32 + 5 + 32);
     put_u64(g + 24, 2);
     memcpy(g + 69, f + 32, 37);
-    seal(g, 160);
+    capt_file_seal(g, 160);
     CHECK(open_copy(g, 160, &err) == CAPT_E_FORMAT && strstr(err.message, "twice"), "duplicate: %s", err.message);
 }
 

@@ -58,18 +58,31 @@ def coco_words(path=COCO_WORDS):
     return table
 
 
-def concept_tokens(labels, vocab, caps, train_probs, train_names, text_captions=()):
-    """Decoder token id per class, or -1. Head nouns are ranked by their frequency in the
-    Flickr8k training captions and the text-only captions the decoder was trained on."""
+def word_counts(caps, train_names, text_captions):
+    """How often each word occurs in the training text (Flickr8k training captions and the
+    text-only captions): a word map prefers the word people write most."""
     counts = {}
     for cap in [c for n in train_names for c in caps[n]] + list(text_captions):
         for w in cap.lower().replace(".", " ").split():
             counts[w] = counts.get(w, 0) + 1
+    return counts
+
+
+def whole_word_tokens(vocab):
+    """{word: decoder id} for the vocabulary tokens that are a whole word (a word end)."""
     word_token = {}
     for i, cid in enumerate(vocab.clip_ids[2:], start=2):
         text = vocab.tokenizer.token_bytes(cid).decode("utf-8", "replace")
         if text.endswith(" "):
             word_token[text.strip()] = i
+    return word_token
+
+
+def concept_tokens(labels, vocab, caps, train_probs, train_names, text_captions=()):
+    """Decoder token id per class, or -1. Head nouns are ranked by their frequency in the
+    Flickr8k training captions and the text-only captions the decoder was trained on."""
+    counts = word_counts(caps, train_names, text_captions)
+    word_token = whole_word_tokens(vocab)
     category_words = coco_words()
     tokens = np.full(len(labels), -1, dtype=np.int64)
     for c, label in enumerate(labels):
@@ -108,15 +121,8 @@ def detection_concept_tokens(vocab, caps, train_names, text_captions=()):
     the vocabulary, the one most frequent in the training text. People are left to the
     decoder ("man", "girl", "people" depend on more than a box)."""
     import detections
-    counts = {}
-    for cap in [c for n in train_names for c in caps[n]] + list(text_captions):
-        for w in cap.lower().replace(".", " ").split():
-            counts[w] = counts.get(w, 0) + 1
-    word_token = {}
-    for i, cid in enumerate(vocab.clip_ids[2:], start=2):
-        text = vocab.tokenizer.token_bytes(cid).decode("utf-8", "replace")
-        if text.endswith(" "):
-            word_token[text.strip()] = i
+    counts = word_counts(caps, train_names, text_captions)
+    word_token = whole_word_tokens(vocab)
     tokens = np.full(len(detections.CLASSES), -1, dtype=np.int64)
     for c, name in enumerate(detections.CLASSES):
         words = [w for w in detections.WORDS[name].split() if w in word_token]

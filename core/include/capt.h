@@ -66,7 +66,7 @@ typedef struct capt_error {
 } capt_error;
 
 /* ------------------------------------------------------------------------------------
- * Model files (.capt v1, see docs/format.md)
+ * Model files (.capt v2, see docs/format.md)
  * ---------------------------------------------------------------------------------- */
 
 #define CAPT_FILE_VERSION 2

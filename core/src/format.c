@@ -259,15 +259,26 @@ static capt_status parse(capt_file *f, cursor *c, uint64_t **offsets) {
     capt_status st = check_unique_names(f, err);
     if (st) return st;
     /* Last, once the layout is known to be sound (so a damaged count or offset is named
-     * as such): the CRC-32 of the whole file, its own 4 bytes read as zeros. */
-    static const unsigned char zeros[4] = {0};
-    uint32_t crc = capt_crc32(0, c->base, CHECKSUM_AT);
-    crc = capt_crc32(crc, zeros, 4);
-    crc = capt_crc32(crc, c->base + CHECKSUM_AT + 4, c->len - CHECKSUM_AT - 4);
+     * as such). */
+    uint32_t crc = capt_file_checksum(c->base, c->len);
     if (crc != checksum)
         return capt_fail(err, CAPT_E_FORMAT, "the file is damaged: its CRC-32 is %08x, the header says %08x", crc,
                          checksum);
     return CAPT_OK;
+}
+
+uint32_t capt_file_checksum(const void *buf, size_t len) {
+    static const unsigned char zeros[4] = {0};
+    const unsigned char *p = buf;
+    uint32_t crc = capt_crc32(0, p, CHECKSUM_AT);
+    crc = capt_crc32(crc, zeros, 4);
+    return capt_crc32(crc, p + CHECKSUM_AT + 4, len - CHECKSUM_AT - 4);
+}
+
+void capt_file_seal(void *buf, size_t len) {
+    uint32_t crc = capt_file_checksum(buf, len);
+    unsigned char *at = (unsigned char *)buf + CHECKSUM_AT;
+    for (int i = 0; i < 4; i++) at[i] = (unsigned char)(crc >> (8 * i));
 }
 
 capt_status capt_file_open(const void *buf, size_t len, capt_file **out, capt_error *err) {

@@ -33,6 +33,11 @@ static inline int capt_meta_is(const capt_meta *m, const char *text) {
 
 /* CRC-32 as zlib's crc32(): continues `crc` (0 to start) over n bytes. */
 uint32_t capt_crc32(uint32_t crc, const void *data, size_t n);
+/* The CRC-32 a .capt file's header must hold: of the whole file, with the header's
+ * checksum field read as zeros (len >= 32, the header). capt_file_seal writes it there,
+ * as a writer does (tests and fuzzing make files). */
+uint32_t capt_file_checksum(const void *buf, size_t len);
+void capt_file_seal(void *buf, size_t len);
 
 /* Inflates a gzip stream into a new buffer (caller frees); the size is capped. */
 capt_status capt_gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len, capt_error *err);

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { droppedFiles, looksLikeImage, prepareFile } from './decode.js';
+import { droppedFiles, fileEntries, prepareFile } from './decode.js';
 import { startEngine } from './engine.js';
-import BatchView, { useBatch } from './Batch.jsx';
+import BatchView, { altTag, useBatch } from './Batch.jsx';
 import Boxes from './Boxes.jsx';
 import { drawHeatmap } from './heatmap.js';
 import Webcam from './Webcam.jsx';
@@ -135,7 +135,7 @@ function Caption({ partial, result, busy, waiting, touch, read, selected, setSel
       setCopied('copy failed');
     }
   };
-  const alt = result ? `<img src="photo.jpg" alt="${result.caption.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">` : '';
+  const alt = result ? altTag('photo.jpg', result.caption) : '';
   return (
     <section className="rounded-lg border border-stone-200 bg-white p-4" aria-label="Caption">
       <div data-testid="caption" aria-live="polite" aria-busy={busy} className="min-h-20 text-xl leading-relaxed">
@@ -324,14 +324,12 @@ export default function App() {
     const drop = async (e) => {
       e.preventDefault();
       const items = e.dataTransfer?.items;
-      // (entries must be read while the event lasts: droppedFiles does so before its first await)
-      const folder = [...(items || [])].some((i) => i.webkitGetAsEntry?.()?.isDirectory);
-      const files = items?.length ? await droppedFiles(items) : [];
+      const { files, folder } = items?.length ? await droppedFiles(items) : { files: [] };
       if (files.length) openFiles(files, folder);
     };
     const paste = (e) => {
-      const files = [...(e.clipboardData?.items || [])].filter((i) => i.kind === 'file').map((i) => i.getAsFile())
-        .filter(Boolean).map((file) => ({ file, path: file.name }));
+      const files = fileEntries([...(e.clipboardData?.items || [])].filter((i) => i.kind === 'file').map((i) => i.getAsFile())
+        .filter(Boolean));
       if (files.length) openFiles(files);
     };
     window.addEventListener('dragover', over);
@@ -440,7 +438,7 @@ export default function App() {
               <label className="cursor-pointer rounded-md bg-amber-700 px-4 py-2 text-sm font-medium text-white hover:bg-amber-800 focus-within:ring-2 focus-within:ring-amber-500">
                 Choose a photo…
                 <input ref={fileInput} data-testid="file-input" type="file" accept="image/*" multiple className="sr-only"
-                  onChange={(e) => { openFiles([...(e.target.files || [])].map((file) => ({ file, path: file.name }))); e.target.value = ''; }} />
+                  onChange={(e) => { openFiles(fileEntries(e.target.files || [])); e.target.value = ''; }} />
               </label>
               <span className="text-xs text-stone-600">JPEG, PNG, WebP, AVIF, GIF, BMP or SVG</span>
             </div>

@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { looksLikeImage, prepareFile } from './decode.js';
+import { fileEntries, looksLikeImage, prepareFile } from './decode.js';
 
 // Batch mode: many photos (files or a folder) captioned one after another, each with a
 // thumbnail, a status and its caption; progress, cancel, and export as CSV or JSON (file,
 // caption, alt: an <img> tag with the caption as its alt text).
 
-const escapeHtml = (text) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
-export const altTag = (path, caption) => `<img src="${escapeHtml(path)}" alt="${escapeHtml(caption)}">`;
+// An attribute value in double quotes needs & and " escaped.
+const escapeAttribute = (text) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+/** An <img> tag for the photo at `path` with the caption as its alt text (the page's "Copy <img alt>" too). */
+export const altTag = (path, caption) => `<img src="${escapeAttribute(path)}" alt="${escapeAttribute(caption)}">`;
 
 /** The finished rows as export records: {file, caption, alt, status, error}. */
 export function exportRecords(items) {
@@ -108,7 +110,7 @@ export default function BatchView({ batch, engineReady, touch }) {
   const records = exportRecords(items);
   const button = 'rounded-md px-3 py-1.5 text-sm font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-amber-500 disabled:opacity-50';
   const choose = (e, fromFolder) => {
-    add([...(e.target.files || [])].map((file) => ({ file, path: file.webkitRelativePath || file.name })), { fromFolder });
+    add(fileEntries(e.target.files || []), { fromFolder });
     e.target.value = '';
   };
   return (

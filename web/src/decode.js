@@ -120,10 +120,17 @@ export async function prepareFile(file) {
   }
 }
 
-/** The files among dropped items, folders walked (DataTransferItemList): [{file, path}]. */
+/** Chosen files (a FileList or an array) as [{file, path}]: a folder's files keep their path in it. */
+export const fileEntries = (files) => [...files].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
+
+/**
+ * The files among dropped items, folders walked (DataTransferItemList): {files: [{file,
+ * path}], folder: whether a folder was dropped}. The items are read before the first await,
+ * while the drop event lasts.
+ */
 export async function droppedFiles(items) {
   const entries = [...items].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
-  if (!entries.length) return [...items].map((i) => i.getAsFile?.()).filter(Boolean).map((file) => ({ file, path: file.name }));
+  if (!entries.length) return { files: fileEntries([...items].map((i) => i.getAsFile?.()).filter(Boolean)), folder: false };
   const files = [];
   const walk = async (entry) => {
     if (entry.isFile) {
@@ -137,8 +144,9 @@ export async function droppedFiles(items) {
       }
     }
   };
+  const folder = entries.some((e) => e.isDirectory);
   for (const e of entries) await walk(e);
-  return files;
+  return { files, folder };
 }
 
 /** Files worth captioning in a folder: images by type or name (not .DS_Store, notes...). */
