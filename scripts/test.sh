@@ -52,6 +52,8 @@ node_suite() { # node_suite NAME BUILD-SCRIPT TEST-DIR: build, then node's test 
     failed=$((failed + 1)); failed_suites+=("$name (build)"); return
   fi
   node --test "$dir" 2>&1 | tee "$log" | grep -E "^# (Subtest|tests|pass|fail)|^not ok|^#   " || true
+  # what each failing test reported (node's YAML block after "not ok": the error, where)
+  awk '/^not ok/ {show = 1} show {print} show && /^  \.\.\.$/ {show = 0}' "$log" | head -80
   local p f
   p=$(sed -n 's/^# pass \([0-9]*\)/\1/p' "$log" | tail -1)
   f=$(sed -n 's/^# fail \([0-9]*\)/\1/p' "$log" | tail -1)

@@ -85,6 +85,49 @@ static void oversized_huffman_table(void) {
     CHECK(decode(jpeg, sizeof jpeg, &err) == CAPT_E_IMAGE, "a DHT of 4080 symbols is refused: %s", err.message);
 }
 
+/* Heap memory that held `fill` bytes, freed, so that the next allocation may reuse it. */
+static void dirty_heap(unsigned char fill) {
+    volatile unsigned char *junk = malloc(1 << 16);
+    for (size_t i = 0; i < 1 << 16; i++) junk[i] = fill;
+    free((void *)junk);
+}
+
+/* A baseline JPEG whose scan uses AC Huffman table 1, which no DHT segment defines:
+ * stb_image 2.27 decoded it from uninitialised memory (found by fuzz/fuzz_image.c: a
+ * symbol index of 798 in a 256-entry table), so the pixels depended on what the heap
+ * held before. The patched build starts from a zeroed state: the same pixels whatever
+ * the heap held, and no out-of-bounds index under UBSan. */
+static void undefined_huffman_table(void) {
+    unsigned char jpeg[2 + 69 + 13 + 22 + 10 + 16 + 2];
+    size_t n = 0;
+    const unsigned char start[] = {0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x00}; /* SOI, DQT table 0 */
+    memcpy(jpeg, start, sizeof start), n += sizeof start;
+    memset(jpeg + n, 1, 64), n += 64; /* quantizer: all ones */
+    const unsigned char frame[] = {0xFF, 0xC0, 0x00, 0x0B, 8, 0, 16, 0, 16, 1, 1, 0x11, 0}; /* 16x16, grey */
+    memcpy(jpeg + n, frame, sizeof frame), n += sizeof frame;
+    /* DHT: DC table 0 with one code of length 1 for symbol 0 (a DC difference of 0) */
+    const unsigned char dht[] = {0xFF, 0xC4, 0x00, 0x14, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00};
+    memcpy(jpeg + n, dht, sizeof dht), n += sizeof dht;
+    const unsigned char scan[] = {0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x01, 0, 63, 0}; /* DC table 0, AC table 1 */
+    memcpy(jpeg + n, scan, sizeof scan), n += sizeof scan;
+    for (int i = 0; i < 16; i++) jpeg[n++] = (unsigned char)(i * 37); /* entropy-coded data */
+    jpeg[n++] = 0xFF, jpeg[n++] = 0xD9;
+    uint8_t pixels[2][16 * 16 * 3];
+    const unsigned char fills[2] = {0xFF, 0x00};
+    for (int run = 0; run < 2; run++) {
+        dirty_heap(fills[run]);
+        capt_image *img = NULL;
+        capt_error err;
+        capt_status st = capt_image_decode(jpeg, n, &img, &err);
+        CHECK(st == CAPT_OK, "a scan with an undefined Huffman table decodes from a zeroed state: %s", err.message);
+        if (st != CAPT_OK) return;
+        CHECK(img->width == 16 && img->height == 16, "16x16");
+        memcpy(pixels[run], img->rgb, sizeof pixels[run]);
+        capt_image_free(img);
+    }
+    CHECK(memcmp(pixels[0], pixels[1], sizeof pixels[0]) == 0, "the same pixels whatever the heap held before");
+}
+
 static void rgba_input(void) {
     /* 2x2 pixels with a stride of 12 bytes (4 of padding): opaque red, transparent,
      * half-transparent black, opaque white. */
@@ -129,6 +172,7 @@ int main(int argc, char **argv) {
     const char *assets = getenv("CAPT_ASSETS");
     refused_inputs(assets ? assets : "../shared");
     oversized_huffman_table();
+    undefined_huffman_table();
     rgba_input();
     resizing();
     return check_exit("test_image");
