@@ -6,13 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stb_quiet.h"
-
-CAPT_STB_QUIET_BEGIN
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
+#include <stb/stb_image_write.h> /* system includes (CMakeLists.txt): their warnings are not ours */
 #include <stb/stb_easy_font.h>
-CAPT_STB_QUIET_END
 
 #include "capt.h"
 #include "commands.h"

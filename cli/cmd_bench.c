@@ -1,109 +1,14 @@
-/* cmd_bench.c — `capt bench gemm`: GFLOP/s of y = x·Wᵀ + b for every weight dtype on
- * every kernel set this machine runs, at the shapes of ViT-B/32 and a 512-wide decoder. */
+/* cmd_bench.c — `capt bench encoder` (ms per image: decode, resize, encode) and `capt bench
+ * caption` (ms per caption at beam 1 and 3, then memory over many captions). The kernels'
+ * GFLOP/s: bench/bench_kernels.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capt.h"
 #include "commands.h"
-#include "internal.h"
-#include "kernels.h"
 #include "model_file.h"
 #include "util.h"
-
-typedef struct shape {
-    int M, N, K;
-} shape;
-
-/* [tokens x out x in]: ViT-B/32 attention and MLP, one decoder step, a big square. */
-static const shape gemm_shapes[] = {{50, 768, 768}, {50, 3072, 768}, {1, 512, 512}, {512, 512, 512}};
-
-static float rand_unit(uint64_t *state) {
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((*state >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
-}
-
-/* Weights [N, K] in dtype, made from uniform random floats. */
-static void *make_weights(capt_dtype dtype, int N, int K, uint64_t *rng) {
-    size_t row_bytes = capt_dtype_row_bytes(dtype, K);
-    unsigned char *w = malloc(row_bytes * (size_t)N);
-    float *row = malloc(sizeof(float) * (size_t)K);
-    if (!w || !row) {
-        free(w);
-        free(row);
-        return NULL;
-    }
-    for (int n = 0; n < N; n++) {
-        for (int k = 0; k < K; k++) row[k] = rand_unit(rng) * 0.05f;
-        unsigned char *dst = w + (size_t)n * row_bytes;
-        if (dtype == CAPT_DTYPE_F32) memcpy(dst, row, row_bytes);
-        else if (dtype == CAPT_DTYPE_F16)
-            for (int k = 0; k < K; k++) ((uint16_t *)dst)[k] = capt_f32_to_f16(row[k]);
-        else if (dtype == CAPT_DTYPE_Q8_0) capt_quantize_row_q8_0(row, (capt_block_q8_0 *)dst, K);
-        else capt_quantize_row_q4_0(row, (capt_block_q4_0 *)dst, K);
-    }
-    free(row);
-    return w;
-}
-
-static int bench_gemm(int threads, double min_time) {
-    capt_pool *pool = NULL;
-    capt_error err;
-    if (capt_pool_create(threads, &pool, &err) != CAPT_OK) {
-        fprintf(stderr, "capt: %s\n", err.message);
-        return 1;
-    }
-    printf("gemm y = x.W^T + b, %d thread%s (M x N x K = tokens x outputs x inputs)\n", capt_pool_threads(pool),
-           capt_pool_threads(pool) == 1 ? "" : "s");
-    printf("%-16s %-5s %-8s %10s %10s\n", "shape", "dtype", "kernel", "GFLOP/s", "ms");
-    uint64_t rng = 42;
-    int status = 0;
-    for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0] && !status; s++) {
-        shape sh = gemm_shapes[s];
-        float *x = malloc(sizeof(float) * (size_t)sh.M * sh.K);
-        float *y = malloc(sizeof(float) * (size_t)sh.M * sh.N);
-        float *bias = malloc(sizeof(float) * (size_t)sh.N);
-        if (!x || !y || !bias) status = 1;
-        for (size_t i = 0; !status && i < (size_t)sh.M * sh.K; i++) x[i] = rand_unit(&rng);
-        for (int i = 0; !status && i < sh.N; i++) bias[i] = rand_unit(&rng);
-        for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0 && !status; dt++) {
-            void *w = make_weights((capt_dtype)dt, sh.N, sh.K, &rng);
-            if (!w) {
-                status = 1;
-                break;
-            }
-            for (int isa = 0; isa < CAPT_ISA_COUNT; isa++) {
-                if (!capt_isa_available((capt_isa)isa)) continue;
-                capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y,
-                                       .M = sh.M, .N = sh.N, .K = sh.K};
-                int runs = 0;
-                double start = now_seconds(), elapsed = 0;
-                while (elapsed < min_time || runs < 2) {
-                    if (capt_gemm(pool, (capt_isa)isa, &args, &err) != CAPT_OK) {
-                        fprintf(stderr, "capt: %s\n", err.message);
-                        status = 1;
-                        break;
-                    }
-                    runs++;
-                    elapsed = now_seconds() - start;
-                }
-                if (status) break;
-                double per_run = elapsed / runs;
-                char name[32];
-                snprintf(name, sizeof name, "%dx%dx%d", sh.M, sh.N, sh.K);
-                printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, capt_dtype_name((capt_dtype)dt),
-                       capt_isa_name((capt_isa)isa), 2.0 * sh.M * sh.N * sh.K / per_run * 1e-9, per_run * 1e3);
-                fflush(stdout);
-            }
-            free(w);
-        }
-        free(x);
-        free(y);
-        free(bias);
-    }
-    capt_pool_free(pool);
-    return status;
-}
 
 /* The images a benchmark runs on: those given, else the four sample photos. */
 static const char *const sample_photos[] = {"data/photos/astronaut.png", "data/photos/chelsea.png",
@@ -138,7 +43,7 @@ static int bench_encoder(const char *program, const char *model_path, int thread
     capt_context *ctx;
     capt_error err;
     if (!bench_open(program, model_path, "mobilenet_v2.capt", threads, &m, &ctx)) return 1;
-    printf("encoder %s, %d thread%s\n", capt_isa_name(capt_isa_best()), threads, threads == 1 ? "" : "s");
+    printf("encoder %s, %d thread%s\n", capt_kernel_set(), threads, threads == 1 ? "" : "s");
     printf("%-28s %10s %10s %10s %10s\n", "image", "decode ms", "resize ms", "encode ms", "total ms");
     int status = 0, count = n_images ? n_images : 4;
     double sums[3] = {0, 0, 0};
@@ -213,7 +118,7 @@ static int bench_caption(const char *program, const char *model_path, int thread
         return 1;
     }
     printf("caption %s, %d thread%s: ms per image, best of runs (decode + encode + caption)\n",
-           capt_isa_name(capt_isa_best()), threads, threads == 1 ? "" : "s");
+           capt_kernel_set(), threads, threads == 1 ? "" : "s");
     printf("%-24s %12s %12s   %s\n", "image", "greedy ms", "beam-3 ms", "beam-3 caption");
     int status = 0, count = n_images ? n_images : 4;
     double sums[2] = {0, 0};
@@ -292,9 +197,8 @@ int cmd_bench(const char *program, int argc, char **argv) {
     const char *model_path = NULL;
     int encoder = argc >= 2 && strcmp(argv[1], "encoder") == 0, caption = argc >= 2 && strcmp(argv[1], "caption") == 0;
     int repeat = 200;
-    if (argc < 2 || (!encoder && !caption && strcmp(argv[1], "gemm") != 0)) {
-        fprintf(stderr, "usage: capt bench gemm [--threads N] [--min-time SECONDS]\n"
-                        "       capt bench encoder [--model FILE] [--threads N] [--min-time SECONDS] [IMAGE...]\n"
+    if (!encoder && !caption) {
+        fprintf(stderr, "usage: capt bench encoder [--model FILE] [--threads N] [--min-time SECONDS] [IMAGE...]\n"
                         "       capt bench caption [--model FILE] [--threads N] [--min-time SECONDS] [--repeat N] [IMAGE...]\n");
         return 2;
     }
@@ -319,10 +223,5 @@ int cmd_bench(const char *program, int argc, char **argv) {
         }
     }
     if (encoder) return bench_encoder(program, model_path, threads, min_time, argv + i, argc - i);
-    if (caption) return bench_caption(program, model_path, threads, min_time, argv + i, argc - i, repeat);
-    if (i < argc) {
-        fprintf(stderr, "capt bench gemm: unexpected argument \"%s\"\n", argv[i]);
-        return 2;
-    }
-    return bench_gemm(threads, min_time);
+    return bench_caption(program, model_path, threads, min_time, argv + i, argc - i, repeat);
 }

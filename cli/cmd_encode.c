@@ -13,7 +13,6 @@
 
 #include "capt.h"
 #include "commands.h"
-#include "internal.h"
 #include "model_file.h"
 #include "util.h"
 
@@ -136,7 +135,7 @@ static void progress(feature_job *job, int done, int final) {
 
 static int write_row(feature_job *job, int index, const capt_features *f, uint16_t *half) {
     size_t count = (size_t)job->n_tokens * job->channels;
-    for (size_t k = 0; k < count; k++) half[k] = capt_f32_to_f16(f->tokens[k]);
+    capt_dtype_from_float(CAPT_DTYPE_F16, f->tokens, half, (int64_t)count);
     if (job->npy) {
         cli_mutex_lock(&job->lock);
         int ok = fseek(job->npy, (long)(NPY_HEADER_BYTES + (size_t)index * count * 2), SEEK_SET) == 0 &&

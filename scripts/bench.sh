@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks (not part of the tests): `capt bench gemm` natively, under node with the
+# Benchmarks (not part of the tests): the kernels (capt-bench-kernels) natively, under node with the
 # wasm SIMD128 build, and with the plain wasm build, then the ratios the targets name:
 # wasm SIMD f32 vs the plain wasm build at 512x512x512, and q8_0 vs f32.
 # Usage: scripts/bench.sh [--threads N] [--min-time S]
@@ -10,9 +10,9 @@ build build -DCMAKE_BUILD_TYPE=Release > /dev/null
 build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release > /dev/null
 build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF > /dev/null
 mkdir -p out
-echo "## native"; ./build/capt bench gemm "$@" | tee out/bench-native.txt
-echo "## wasm simd128 (node)"; node build-wasm/capt.js bench gemm "$@" | tee out/bench-wasm.txt
-echo "## wasm plain (node)"; node build-wasm-scalar/capt.js bench gemm "$@" | tee out/bench-wasm-plain.txt
+echo "## native"; ./build/capt-bench-kernels "$@" | tee out/bench-native.txt
+echo "## wasm simd128 (node)"; node build-wasm/capt-bench-kernels.js "$@" | tee out/bench-wasm.txt
+echo "## wasm plain (node)"; node build-wasm-scalar/capt-bench-kernels.js "$@" | tee out/bench-wasm-plain.txt
 gflops() { awk -v s="$2" -v d="$3" -v k="$4" '$1==s && $2==d && $3==k {print $4}' "$1"; }
 simd=$(gflops out/bench-wasm.txt 512x512x512 f32 wasm128)
 plain=$(gflops out/bench-wasm-plain.txt 512x512x512 f32 ref)

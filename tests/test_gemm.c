@@ -229,6 +229,80 @@ static void argument_errors(void) {
             CHECK(capt_gemm(NULL, (capt_isa)isa, &args, &err) == CAPT_E_UNSUPPORTED, "unavailable ISA runs");
 }
 
+/* Random integer in [lo, hi]. */
+static int rand_int(int lo, int hi) { return lo + (int)((rand_unit() + 1.0f) * 0.5f * (float)(hi - lo + 1)) % (hi - lo + 1); }
+
+/* The SIMD integer paths (quantized weights, x quantized to q8_0, M < 4) against the
+ * dtype traits' scalar integer dot, bit for bit. Exactness is arranged: scales are
+ * powers of two and every partial sum, in any order, is an integer multiple of the
+ * smallest scale product below 2^24, so float addition is exact and any difference is
+ * an error in the integer lanes (sign handling, nibble order, block stride). Two
+ * regimes: full int8 range with one scale for all blocks, and per-block scales with
+ * small weights. Weights and x are built so that the quantizers recover exactly the
+ * intended blocks (each q8_0 block holds a ±127, each q4_0 block a -8, the scale is a
+ * power of two). */
+static void integer_path_exact(capt_isa isa) {
+    static const int blocks[] = {1, 2, 3, 5, 7, 11, 13, 17};
+    int compared = 0, differ = 0;
+    for (int dt = CAPT_DTYPE_Q8_0; dt <= CAPT_DTYPE_Q4_0; dt++) {
+        const capt_dtype_traits *traits = capt_dtype_traits_of((capt_dtype)dt);
+        for (int regime = 0; regime < 2; regime++)
+            for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+                for (int M = 1; M < CAPT_GEMM_INT_MAX_M; M++) {
+                    const int N = 7, nb = blocks[bi], K = nb * CAPT_QK;
+                    float *x = malloc(sizeof(float) * (size_t)M * K), *w_float = malloc(sizeof(float) * (size_t)N * K);
+                    float *y = malloc(sizeof(float) * (size_t)M * N), bias[7];
+                    capt_block_q8_0 *xq = malloc(sizeof *xq * (size_t)M * nb);
+                    size_t row_bytes = capt_dtype_row_bytes((capt_dtype)dt, K);
+                    unsigned char *w = malloc(row_bytes * N);
+                    /* q8_0 weights span -127..127 in the first regime; q4_0 always -8..7 */
+                    int w_max = dt == CAPT_DTYPE_Q8_0 && regime == 0 ? 127 : 7;
+                    for (int n = 0; n < N; n++) {
+                        for (int b = 0; b < nb; b++) {
+                            float d = regime == 0 ? 0.125f : (rand_int(0, 1) ? 0.5f : 0.25f);
+                            for (int j = 0; j < CAPT_QK; j++)
+                                w_float[(size_t)n * K + b * CAPT_QK + j] = (float)rand_int(-w_max - (w_max == 7), w_max) * d;
+                            /* the quantizer's scale must come out as d: q8_0 divides the largest
+                             * magnitude by 127, q4_0 the value of largest magnitude by -8 */
+                            w_float[(size_t)n * K + b * CAPT_QK + rand_int(0, 31)] =
+                                dt == CAPT_DTYPE_Q8_0 ? (rand_int(0, 1) ? 127.0f : -127.0f) * d : -8.0f * d;
+                        }
+                        traits->from_float_ref(w_float + (size_t)n * K, w + (size_t)n * row_bytes, K);
+                        bias[n] = (float)rand_int(-64, 64) * 0.0625f;
+                    }
+                    for (int m = 0; m < M; m++)
+                        for (int b = 0; b < nb; b++) {
+                            float d = regime == 0 ? 0.0625f : (rand_int(0, 1) ? 0.125f : 0.0625f);
+                            float *xb = x + (size_t)m * K + b * CAPT_QK;
+                            for (int j = 0; j < CAPT_QK; j++) xb[j] = (float)rand_int(-127, 127) * d;
+                            xb[rand_int(0, 31)] = (rand_int(0, 1) ? 127.0f : -127.0f) * d;
+                        }
+                    for (int m = 0; m < M; m++) capt_quantize_row_q8_0(x + (size_t)m * K, xq + (size_t)m * nb, K);
+                    capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y, .M = M,
+                                           .N = N, .K = K};
+                    capt_error err;
+                    CHECK(capt_gemm_uses_xq(isa, &args), "%s %s M=%d: the integer path", capt_isa_name(isa),
+                          traits->name, M);
+                    CHECK(capt_gemm(NULL, isa, &args, &err) == CAPT_OK, "%s", err.message);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            float want = traits->vec_dot_q8_0(w + (size_t)n * row_bytes, xq + (size_t)m * nb, K) + bias[n];
+                            compared++;
+                            if (y[(size_t)m * N + n] != want) {
+                                if (differ++ < 5)
+                                    printf("  %s %s K=%d m=%d n=%d: %.9g, the integer reference %.9g\n",
+                                           capt_isa_name(isa), traits->name, K, m, n, y[(size_t)m * N + n], want);
+                            }
+                        }
+                    free(x), free(w_float), free(y), free(xq), free(w);
+                }
+    }
+    CHECK(differ == 0, "%s integer path: %d of %d outputs differ from the scalar integer dot", capt_isa_name(isa),
+          differ, compared);
+    printf("  %-8s integer path: %d of %d outputs equal to the scalar integer dot, bit for bit\n", capt_isa_name(isa),
+           compared - differ, compared);
+}
+
 /* f16 conversions are exact both ways for every half value. */
 static void f16_round_trip(void) {
     int bad = 0;
@@ -254,6 +328,7 @@ int main(void) {
         sweep((capt_isa)isa);
         model_shapes_and_threads((capt_isa)isa, pool);
         dwconv_sweep((capt_isa)isa, pool);
+        if (isa != CAPT_ISA_REF) integer_path_exact((capt_isa)isa);
         tested++;
     }
     printf("  kernel sets tested: %d (best: %s)\n", tested, capt_isa_name(capt_isa_best()));

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The engine library keeps no global mutable state (no writable global data symbols)
 and never exits or aborts: core/ sources do not call exit/abort, and libcapt_core.a
-references neither. capt.h also compiles as strict C11 with -pedantic.
+references neither. Its layers include only downwards (base <- kernels <- src; the CLI
+uses the public header alone). capt.h also compiles as strict C11 with -pedantic.
 Usage: test_library_hygiene.py LIBCAPT_CORE.a C_COMPILER"""
 import os
 import re
@@ -28,6 +29,23 @@ for folder, _, files in os.walk(os.path.join(ROOT, "core")):
         text = open(path, encoding="utf-8").read()
         for m in re.finditer(r"\b(exit|abort|_Exit|quick_exit)\s*\(", text):
             failures.append("%s calls %s" % (os.path.relpath(path, ROOT), m.group(1)))
+
+# Layers, bottom up: core/base (errors, sizes, f16, dtype traits) depends only on the
+# public header; core/kernels only on base and its own headers; core/src on anything
+# below it; the CLI only on the public header (it is a client of the library).
+ALLOWED = {
+    "core/base": {"capt.h", "base.h"},
+    "core/kernels": {"capt.h", "base.h", "kernels.h", "pool.h", "gemm_tiled.inc.h", "dwconv_simd.inc.h"},
+    "cli": {"capt.h", "commands.h", "json.h", "model_file.h", "strbuf.h", "util.h", "stb_image_write.h"},
+}
+for layer, allowed in ALLOWED.items():
+    for folder, _, files in os.walk(os.path.join(ROOT, layer)):
+        for name in files:
+            path = os.path.join(folder, name)
+            for m in re.finditer(r'#include\s+"([^"]+)"', open(path, encoding="utf-8").read()):
+                if os.path.basename(m.group(1)) not in allowed or m.group(1).startswith("../../src") \
+                        or "/src/" in m.group(1):
+                    failures.append("%s includes %s (above its layer)" % (os.path.relpath(path, ROOT), m.group(1)))
 
 with tempfile.TemporaryDirectory() as tmp:
     src = os.path.join(tmp, "h.c")

@@ -143,6 +143,11 @@ capt_str capt_meta_string_at(const capt_meta *meta, size_t index);
  * not a multiple of the block size for quantized types, or the size overflows. */
 size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n_elements);
 
+/* Converts n f32 values to a dtype, rounding as tools/captfile.py does (n a multiple of
+ * the dtype's block, 32 for q8_0 and q4_0; dst holds capt_dtype_row_bytes(dtype, n)).
+ * CAPT_E_ARG for another n or an unknown dtype. */
+capt_status capt_dtype_from_float(capt_dtype dtype, const float *src, void *dst, int64_t n);
+
 /* ------------------------------------------------------------------------------------
  * Images (docs/mobilenet_v2.md: image input)
  * ---------------------------------------------------------------------------------- */
@@ -220,6 +225,8 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
 void capt_context_free(capt_context *ctx);
 /* Message of the last failed call on this context ("" if none). */
 const char *capt_context_last_error(const capt_context *ctx);
+/* The kernel set contexts run on this machine: "avx2", "wasm128" or "ref" (plain C). */
+const char *capt_kernel_set(void);
 
 /* What the vision encoder sees in an image. Pointers stay valid until the next call on
  * the same context. */

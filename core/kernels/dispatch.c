@@ -1,7 +1,7 @@
 /* dispatch.c — ISA detection and the threaded dispatchers of the kernels. */
 #include <stdlib.h>
 
-#include "../src/internal.h"
+#include "base.h"
 #include "kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -76,6 +76,8 @@ capt_isa capt_isa_best(void) {
     return CAPT_ISA_REF;
 }
 
+const char *capt_kernel_set(void) { return capt_isa_name(capt_isa_best()); }
+
 #define KERNEL_ROW(isa)                                                                           \
     { capt_gemm_f32_f32__##isa, capt_gemm_f16_f32__##isa, capt_gemm_q8_0_f32__##isa, capt_gemm_q4_0_f32__##isa }
 
@@ -87,7 +89,7 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
 #ifdef CAPT_HAVE_WASM128_KERNELS
     static const capt_gemm_kernel wasm128[4] = KERNEL_ROW(wasm128);
 #endif
-    if ((unsigned)wtype > CAPT_DTYPE_Q4_0) return NULL;
+    if (!capt_dtype_traits_of(wtype)) return NULL;
     switch (isa) {
     case CAPT_ISA_REF: return ref[wtype];
 #ifdef CAPT_HAVE_AVX2_KERNELS
@@ -101,7 +103,8 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
 }
 
 int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *a) {
-    return isa != CAPT_ISA_REF && !a->float_activations && (a->wtype == CAPT_DTYPE_Q8_0 || a->wtype == CAPT_DTYPE_Q4_0) &&
+    const capt_dtype_traits *traits = capt_dtype_traits_of(a->wtype);
+    return isa != CAPT_ISA_REF && !a->float_activations && traits && traits->quantized &&
            a->M < CAPT_GEMM_INT_MAX_M;
 }
 
@@ -123,14 +126,15 @@ static void gemm_task(void *ctx, int task, int thread) {
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, capt_error *err) {
     if (!in || !in->x || !in->w || !in->y || in->M < 1 || in->N < 1 || in->K < 1)
         return capt_fail(err, CAPT_E_ARG, "gemm: NULL pointer or empty shape");
-    int quantized = in->wtype == CAPT_DTYPE_Q8_0 || in->wtype == CAPT_DTYPE_Q4_0;
-    if (quantized && in->K % CAPT_QK)
-        return capt_fail(err, CAPT_E_ARG, "gemm: K=%d must be a multiple of %d for %s weights", in->K, CAPT_QK,
-                         capt_dtype_name(in->wtype));
+    const capt_dtype_traits *traits = capt_dtype_traits_of(in->wtype);
+    if (!traits) return capt_fail(err, CAPT_E_UNSUPPORTED, "gemm: unknown weight dtype %d", (int)in->wtype);
+    if (in->K % traits->block_values)
+        return capt_fail(err, CAPT_E_ARG, "gemm: K=%d must be a multiple of %d for %s weights", in->K,
+                         traits->block_values, traits->name);
     capt_gemm_kernel kernel = capt_gemm_kernel_for(isa, in->wtype);
     if (!kernel || !capt_isa_available(isa))
         return capt_fail(err, CAPT_E_UNSUPPORTED, "gemm: no %s kernel for %s weights on this machine",
-                         capt_isa_name(isa), capt_dtype_name(in->wtype) ? capt_dtype_name(in->wtype) : "?");
+                         capt_isa_name(isa), traits->name);
     capt_gemm_args args = *in;
     args.xq = NULL;
     int threads = capt_pool_threads(pool);

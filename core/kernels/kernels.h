@@ -2,28 +2,14 @@
  * dtype, and per-ISA implementations behind one dispatcher.
  *
  * Naming: capt_<op>_<weight type>_<activation type>__<isa>. ref/ is plain C and the
- * oracle every other implementation is tested against (tests/test_gemm.c). */
+ * oracle every other implementation is tested against (tests/test_gemm.c); the integer
+ * paths are also checked exactly against the dtype traits' scalar dot (base.h).
+ * Kernels depend only on base.h and the public header. */
 #ifndef CAPT_KERNELS_H
 #define CAPT_KERNELS_H
 
-#include <assert.h>
-#include <stdint.h>
-
-#include "capt.h"
+#include "base.h"
 #include "pool.h"
-
-/* ggml-compatible quantization blocks of CAPT_QK = 32 values. */
-typedef struct capt_block_q8_0 {
-    uint16_t d;        /* f16 scale: value = qs[i] * d */
-    int8_t qs[CAPT_QK];
-} capt_block_q8_0;
-static_assert(sizeof(capt_block_q8_0) == 2 + CAPT_QK, "q8_0 block must be 34 bytes, unpadded");
-
-typedef struct capt_block_q4_0 {
-    uint16_t d;             /* f16 scale: value = (nibble - 8) * d */
-    uint8_t qs[CAPT_QK / 2]; /* value j in the low nibble of qs[j], value j+16 in the high one */
-} capt_block_q4_0;
-static_assert(sizeof(capt_block_q4_0) == 2 + CAPT_QK / 2, "q4_0 block must be 18 bytes, unpadded");
 
 typedef enum capt_isa {
     CAPT_ISA_REF = 0,  /* portable C, the oracle */
@@ -72,11 +58,6 @@ int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *args);
  * Checks shapes (K a multiple of 32 for quantized weights) and returns CAPT_E_ARG,
  * CAPT_E_UNSUPPORTED (ISA not available) or CAPT_E_NOMEM with a message in `err`. */
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *args, capt_error *err);
-
-/* Row conversions shared by the kernels, the tests and the loaders. */
-void capt_dequantize_row(capt_dtype dtype, const void *src, float *dst, int64_t n);
-void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n); /* n % 32 == 0 */
-void capt_quantize_row_q4_0(const float *src, capt_block_q4_0 *dst, int64_t n); /* n % 32 == 0 */
 
 /* Depthwise 2D convolution over NHWC (batch 1) with per-channel weights:
  * y[oy][ox][c] = act(bias[c] + Σ_{ky,kx} x[oy*sh + ky - pad_t][ox*sw + kx - pad_l][c] *

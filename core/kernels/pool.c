@@ -1,7 +1,7 @@
 /* pool.c — the thread pool of pool.h. */
 #include <stdlib.h>
 
-#include "../src/internal.h"
+#include "base.h"
 #include "pool.h"
 
 #ifdef CAPT_NO_THREADS

@@ -178,7 +178,7 @@ static capt_status load_op(reader *r, capt_convnet *net, int i) {
     if (in.c != out->c) return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d (depthwise) changes channels", i);
     const capt_tensor *w = op_tensor(r, i, "weight", 2, (int64_t)op->kh * op->kw, out->c);
     if (!w) return r->err ? r->err->status : CAPT_E_FORMAT;
-    if (w->dtype == CAPT_DTYPE_Q8_0 || w->dtype == CAPT_DTYPE_Q4_0)
+    if (capt_dtype_traits_of(w->dtype)->quantized)
         return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d depthwise weights must be f32 or f16", i);
     const capt_meta *weight_scale = find(r, "weight_scale", CAPT_META_FLOAT, i);
     if (weight_scale && !(weight_scale->float_value > 1e-30 && weight_scale->float_value < 1e30))

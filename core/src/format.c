@@ -171,9 +171,10 @@ static capt_status read_tensor(cursor *c, uint32_t alignment, capt_tensor *t, ui
     if (*offset % alignment)
         return capt_fail(c->err, CAPT_E_FORMAT, "tensor \"%.*s\": offset %llu is not a multiple of %u",
                          (int)t->name.len, t->name.ptr, (unsigned long long)*offset, alignment);
-    if ((t->dtype == CAPT_DTYPE_Q8_0 || t->dtype == CAPT_DTYPE_Q4_0) && t->dims[n_dims - 1] % CAPT_QK)
+    int block_values = capt_dtype_traits_of(t->dtype)->block_values;
+    if (t->dims[n_dims - 1] % block_values)
         return capt_fail(c->err, CAPT_E_FORMAT, "tensor \"%.*s\": %s rows must be a multiple of %d",
-                         (int)t->name.len, t->name.ptr, dtype_name, CAPT_QK);
+                         (int)t->name.len, t->name.ptr, dtype_name, block_values);
     t->n_bytes = capt_dtype_row_bytes(t->dtype, n_elements);
     if (t->n_bytes == 0)
         return capt_fail(c->err, CAPT_E_FORMAT, "tensor \"%.*s\": size overflows", (int)t->name.len,
@@ -345,32 +346,6 @@ double capt_meta_float_at(const capt_meta *m, size_t i) {
 }
 
 capt_str capt_meta_string_at(const capt_meta *m, size_t i) { return m->strings[i]; }
-
-const char *capt_dtype_name(capt_dtype dtype) {
-    switch (dtype) {
-    case CAPT_DTYPE_F32: return "f32";
-    case CAPT_DTYPE_F16: return "f16";
-    case CAPT_DTYPE_Q8_0: return "q8_0";
-    case CAPT_DTYPE_Q4_0: return "q4_0";
-    }
-    return NULL;
-}
-
-size_t capt_dtype_row_bytes(capt_dtype dtype, int64_t n) {
-    size_t bytes;
-    if (n < 0) return 0;
-    switch (dtype) {
-    case CAPT_DTYPE_F32: return capt_size_mul((size_t)n, 4, &bytes) ? bytes : 0;
-    case CAPT_DTYPE_F16: return capt_size_mul((size_t)n, 2, &bytes) ? bytes : 0;
-    case CAPT_DTYPE_Q8_0:
-        if (n % CAPT_QK) return 0;
-        return capt_size_mul((size_t)(n / CAPT_QK), 34, &bytes) ? bytes : 0;
-    case CAPT_DTYPE_Q4_0:
-        if (n % CAPT_QK) return 0;
-        return capt_size_mul((size_t)(n / CAPT_QK), 18, &bytes) ? bytes : 0;
-    }
-    return 0;
-}
 
 const capt_tensor *capt_file_tensor_checked(const capt_file *f, const char *name, int n_dims, int64_t d0, int64_t d1,
                                             int need_f32, capt_error *err) {

@@ -48,7 +48,7 @@ linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int 
     if (!l->ok) return r;
     snprintf(name, sizeof name, "%s.weight", prefix);
     r.w = capt_file_tensor_checked(l->file, name, 2, out, in, 0, l->err);
-    if (r.w && (r.w->dtype == CAPT_DTYPE_Q8_0 || r.w->dtype == CAPT_DTYPE_Q4_0) && in % CAPT_QK) {
+    if (r.w && in % capt_dtype_traits_of(r.w->dtype)->block_values) {
         capt_fail(l->err, CAPT_E_FORMAT, "model: %s is quantized but its rows are not whole blocks", name);
         r.w = NULL;
     }

@@ -5,8 +5,4 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #define STBI_MAX_DIMENSIONS 32768 /* = CAPT_IMAGE_MAX_SIDE */
-#include "stb_quiet.h"
-
-CAPT_STB_QUIET_BEGIN
-#include <stb/stb_image.h>
-CAPT_STB_QUIET_END
+#include <stb/stb_image.h> /* a system include (CMakeLists.txt): its warnings are not ours */

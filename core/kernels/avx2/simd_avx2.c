@@ -4,8 +4,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
-#include "../../src/internal.h"
-#include "../kernels.h"
+#include "base.h"
+#include "kernels.h"
 
 typedef __m256 vecf;
 #define VEC_LANES 8

@@ -1,5 +1,5 @@
 /* dwconv_ref.c — the reference depthwise convolution: one output value at a time. */
-#include "../kernels.h"
+#include "kernels.h"
 
 void capt_dwconv_f32__ref(const capt_dwconv_args *a, int row_begin, int row_end) {
     for (int oy = row_begin; oy < row_end; oy++)

@@ -4,8 +4,8 @@
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
-#include "../../src/internal.h"
-#include "../kernels.h"
+#include "base.h"
+#include "kernels.h"
 
 typedef v128_t vecf;
 #define VEC_LANES 4

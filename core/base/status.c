@@ -1,7 +1,7 @@
 /* status.c — status names and the error-reporting helper. */
 #include <stdio.h>
 
-#include "internal.h"
+#include "base.h"
 
 const char *capt_status_str(capt_status status) {
     switch (status) {

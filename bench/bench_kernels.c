@@ -1,0 +1,135 @@
+/* bench_kernels.c — `capt-bench-kernels`: GFLOP/s of y = x·Wᵀ + b for every weight dtype
+ * on every kernel set this machine runs, at the shapes of ViT-B/32 and a 512-wide
+ * decoder. A separate program because it calls the kernels directly (the capt CLI uses
+ * only the public API); built natively and, for node, as wasm (scripts/bench.sh).
+ * Usage: capt-bench-kernels [--threads N] [--min-time SECONDS] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base.h"
+#include "kernels.h"
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+typedef struct shape {
+    int M, N, K;
+} shape;
+
+/* [tokens x out x in]: ViT-B/32 attention and MLP, one decoder step, a big square. */
+static const shape gemm_shapes[] = {{50, 768, 768}, {50, 3072, 768}, {1, 512, 512}, {512, 512, 512}};
+
+static float rand_unit(uint64_t *state) {
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*state >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
+}
+
+/* Weights [N, K] in dtype, made from uniform random floats. */
+static void *make_weights(capt_dtype dtype, int N, int K, uint64_t *rng) {
+    size_t row_bytes = capt_dtype_row_bytes(dtype, K);
+    unsigned char *w = malloc(row_bytes * (size_t)N);
+    float *row = malloc(sizeof(float) * (size_t)K);
+    if (!w || !row) {
+        free(w);
+        free(row);
+        return NULL;
+    }
+    for (int n = 0; n < N; n++) {
+        for (int k = 0; k < K; k++) row[k] = rand_unit(rng) * 0.05f;
+        unsigned char *dst = w + (size_t)n * row_bytes;
+        capt_dtype_traits_of(dtype)->from_float_ref(row, dst, K);
+    }
+    free(row);
+    return w;
+}
+
+static int bench_gemm(int threads, double min_time) {
+    capt_pool *pool = NULL;
+    capt_error err;
+    if (capt_pool_create(threads, &pool, &err) != CAPT_OK) {
+        fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
+        return 1;
+    }
+    printf("gemm y = x.W^T + b, %d thread%s (M x N x K = tokens x outputs x inputs)\n", capt_pool_threads(pool),
+           capt_pool_threads(pool) == 1 ? "" : "s");
+    printf("%-16s %-5s %-8s %10s %10s\n", "shape", "dtype", "kernel", "GFLOP/s", "ms");
+    uint64_t rng = 42;
+    int status = 0;
+    for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0] && !status; s++) {
+        shape sh = gemm_shapes[s];
+        float *x = malloc(sizeof(float) * (size_t)sh.M * sh.K);
+        float *y = malloc(sizeof(float) * (size_t)sh.M * sh.N);
+        float *bias = malloc(sizeof(float) * (size_t)sh.N);
+        if (!x || !y || !bias) status = 1;
+        for (size_t i = 0; !status && i < (size_t)sh.M * sh.K; i++) x[i] = rand_unit(&rng);
+        for (int i = 0; !status && i < sh.N; i++) bias[i] = rand_unit(&rng);
+        for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0 && !status; dt++) {
+            void *w = make_weights((capt_dtype)dt, sh.N, sh.K, &rng);
+            if (!w) {
+                status = 1;
+                break;
+            }
+            for (int isa = 0; isa < CAPT_ISA_COUNT; isa++) {
+                if (!capt_isa_available((capt_isa)isa)) continue;
+                capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y,
+                                       .M = sh.M, .N = sh.N, .K = sh.K};
+                int runs = 0;
+                double start = now_seconds(), elapsed = 0;
+                while (elapsed < min_time || runs < 2) {
+                    if (capt_gemm(pool, (capt_isa)isa, &args, &err) != CAPT_OK) {
+                        fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
+                        status = 1;
+                        break;
+                    }
+                    runs++;
+                    elapsed = now_seconds() - start;
+                }
+                if (status) break;
+                double per_run = elapsed / runs;
+                char name[32];
+                snprintf(name, sizeof name, "%dx%dx%d", sh.M, sh.N, sh.K);
+                printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, capt_dtype_name((capt_dtype)dt),
+                       capt_isa_name((capt_isa)isa), 2.0 * sh.M * sh.N * sh.K / per_run * 1e-9, per_run * 1e3);
+                fflush(stdout);
+            }
+            free(w);
+        }
+        free(x);
+        free(y);
+        free(bias);
+    }
+    capt_pool_free(pool);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    int threads = 1;
+    double min_time = 0.3;
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > 256) {
+                fprintf(stderr, "capt-bench-kernels: --threads must be 1..256, not \"%s\"\n", argv[i]);
+                return 2;
+            }
+            threads = (int)v;
+        } else if (strcmp(argv[i], "--min-time") == 0 && i + 1 < argc) {
+            double v = strtod(argv[++i], &end);
+            if (*end || !(v >= 0 && v <= 3600)) {
+                fprintf(stderr, "capt-bench-kernels: --min-time must be 0..3600 seconds, not \"%s\"\n", argv[i]);
+                return 2;
+            }
+            min_time = v;
+        } else {
+            fprintf(stderr, "usage: capt-bench-kernels [--threads N] [--min-time SECONDS]\n");
+            return 2;
+        }
+    }
+    return bench_gemm(threads, min_time);
+}
