@@ -290,7 +290,12 @@ test('formats the browser decodes are captioned from its pixels; large photos ar
     for (const [file, type] of [['photo.webp', 'image/webp'], ['large.jpg', 'image/jpeg'], ['cut.jpg', 'image/jpeg'],
       ['drawing.svg', 'image/svg+xml']]) {
       await dropFile(page, path.join(dir, file), file, type);
-      await page.waitForSelector('[data-testid="caption"] button', { state: 'detached', timeout: 10000 });
+      // the old caption goes at once; an error, if any, says why
+      const shown = async () => ({ words: await page.locator('[data-testid="caption"] button').count(),
+        error: await page.locator('[data-testid="error"]').count() ? await page.locator('[data-testid="error"]').innerText() : null });
+      await waitFor(async () => (await shown()).words === 0 || (await shown()).error, 10000,
+        async () => `${file}: the old caption is still shown: ${JSON.stringify(await shown())}`);
+      assert.equal((await shown()).error, null, `${file}: an error`);
       await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
       const caption = (await captionText(page)).replace(/\s+/g, ' ').replace(/ \d+%/g, '');
       const timings = await read();

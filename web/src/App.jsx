@@ -286,14 +286,28 @@ export default function App() {
   }, [engine, caption, settings.beam, settings.maxTokens]);
 
   // A chosen, dropped or pasted file: shown as the browser shows it, captioned from what
-  // decode.js hands the engine (the file itself, or the browser's pixels).
+  // decode.js hands the engine (the file itself, or the browser's pixels). The old
+  // caption goes at once (the browser's decode of a large photo takes a moment), and a
+  // file opened later wins over one still being decoded.
+  const openSeq = useRef(0);
   const openFile = useCallback(async (file) => {
     if (!file) return;
+    const seq = ++openSeq.current;
+    requestSeq.current++; // an older photo's caption, still in the worker, is dropped
+    setBusy(false);
+    setPartial('');
+    setResult(null);
+    setSelected(null);
+    setError(null);
     let ready;
     try {
       ready = await prepareFile(file);
     } catch (err) {
-      setError({ message: err.message || String(err) });
+      if (seq === openSeq.current) setError({ message: err.message || String(err) });
+      return;
+    }
+    if (seq !== openSeq.current) {
+      URL.revokeObjectURL(ready.url);
       return;
     }
     setImage((old) => {
