@@ -504,6 +504,13 @@ test('a returning visitor gets a new deploy; unchanged files are not downloaded 
     console.log(`  deploy ${first} -> ${second}: caches ${JSON.stringify(await cacheNames())}, model downloaded ${modelRequests}x`);
     assert.equal(modelRequests, 1, 'the unchanged model came from the old cache');
     await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 120000 });
+    // what the caches hold, to say why an offline step failed
+    const cached = () => page.evaluate(async () => {
+      const out = {};
+      for (const k of await caches.keys()) out[k] = (await (await caches.open(k)).keys()).map((r) => new URL(r.url).pathname);
+      return JSON.stringify(out);
+    }).catch((e) => `(unreadable: ${e.message})`);
+    const before = await cached();
     await browser.setOffline(true);
     try {
       await page.reload();
@@ -511,6 +518,10 @@ test('a returning visitor gets a new deploy; unchanged files are not downloaded 
       await page.waitForSelector('[data-testid="progress"]', { state: 'detached', timeout: 60000 });
       await dropFile(page, PHOTO, 'chelsea.png', 'image/png');
       await page.waitForSelector('[data-testid="caption"] button', { timeout: 60000 });
+    } catch (e) {
+      const error = await page.locator('[data-testid="error"]').innerText({ timeout: 1000 }).catch(() => null);
+      throw new Error(`offline after the second deploy: ${e.message}\n  caches before going offline: ${before}`
+        + `\n  caches now: ${await cached()}\n  service workers: ${await workers().catch(() => '?')}\n  error shown: ${error}`);
     } finally {
       await browser.setOffline(false);
     }
