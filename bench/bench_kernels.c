@@ -51,7 +51,12 @@ static void *make_weights(capt_dtype dtype, int N, int K, uint64_t *rng) {
 static int bench_gemm(int threads, double min_time) {
     capt_pool *pool = NULL;
     capt_error err;
-    if (capt_pool_create(threads, &pool, &err) != CAPT_OK) {
+    int max_k = 1;
+    for (size_t s = 0; s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++)
+        max_k = gemm_shapes[s].K > max_k ? gemm_shapes[s].K : max_k;
+    if (capt_pool_create(threads, &pool, &err) != CAPT_OK ||
+        capt_pool_reserve(pool, capt_gemm_scratch_bytes(max_k), capt_gemm_shared_bytes(max_k), &err) != CAPT_OK) {
+        capt_pool_free(pool);
         fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
         return 1;
     }

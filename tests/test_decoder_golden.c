@@ -25,6 +25,42 @@ static float max_abs_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
+/* One error channel: a failure in the middle of a caption reaches the context's message
+ * (a decoder step's used to be lost when it ran out of memory; steps now allocate
+ * nothing, and any failure goes the same way): a decoder weight whose dtype is made
+ * invalid (its first use is in a step, after the encoder), and a context whose kernel
+ * scratch was never reserved. A caption that then succeeds clears the message. */
+static void error_channel(capt_context *ctx) {
+    capt_pool *reserved = ctx->pool, *bare;
+    capt_error err;
+    CHECK(capt_pool_create(1, &bare, &err) == CAPT_OK, "%s", err.message);
+    static const unsigned char grey[4 * 4 * 4] = {0};
+    capt_image *img;
+    CHECK(capt_image_from_rgba(grey, 4, 4, 16, &img, &err) == CAPT_OK, "%s", err.message);
+    capt_result *r = NULL;
+    capt_tensor *self_q = (capt_tensor *)ctx->model->decoder->layer[0].self_q.w;
+    capt_dtype dtype = self_q->dtype;
+    self_q->dtype = (capt_dtype)9;
+    capt_status st = capt_caption(ctx, img, NULL, &r);
+    self_q->dtype = dtype;
+    CHECK(st == CAPT_E_UNSUPPORTED && r == NULL, "a decoder step that cannot run fails the caption (status %d)", st);
+    CHECK(strstr(capt_context_last_error(ctx), "dtype 9") != NULL, "a decoder step's message reaches the context: \"%s\"",
+          capt_context_last_error(ctx));
+    printf("  a failed decoder step says: %s\n", capt_context_last_error(ctx));
+    ctx->pool = bare;
+    st = capt_caption(ctx, img, NULL, &r);
+    ctx->pool = reserved;
+    CHECK(st == CAPT_E_ARG && r == NULL, "a caption whose products cannot run fails (status %d)", st);
+    CHECK(strstr(capt_context_last_error(ctx), "scratch") != NULL, "the failure's message reaches the context: \"%s\"",
+          capt_context_last_error(ctx));
+    printf("  a failure mid-caption says: %s\n", capt_context_last_error(ctx));
+    CHECK(capt_caption(ctx, img, NULL, &r) == CAPT_OK && capt_context_last_error(ctx)[0] == 0,
+          "the next caption succeeds and clears the message");
+    capt_result_free(r);
+    capt_image_free(img);
+    capt_pool_free(bare);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_decoder_golden MODEL.capt GOLDEN.capt\n");
@@ -147,6 +183,7 @@ int main(int argc, char **argv) {
     CHECK(worst_grid <= 1.0f / 256, "the grid matches the stored features to one f16 step (%.3g)", worst_grid);
     CHECK(worst_det <= 1e-6f, "the detections match the stored ones (%.3g)", worst_det);
     CHECK(worst_exported <= 1e-3f, "logits within 1e-3 of PyTorch on the shipped weights (%.3g)", worst_exported);
+    error_channel(ctx);
     free(grid);
     free(logits);
     capt_context_free(ctx);

@@ -20,6 +20,8 @@
 #include "kernels.h"
 
 static uint64_t rng = 1;
+/* One thread, with kernel scratch reserved as a context reserves it (main). */
+static capt_pool *single;
 static float rand_unit(void) {
     rng = rng * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((rng >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
@@ -87,7 +89,7 @@ static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int f
     capt_error err;
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
     args.y = y_ref;
-    CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
+    CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
     int integer_path = capt_gemm_uses_xq(isa, &args);
     double worst = 0;
     for (int m = 0; m < p->M; m++)
@@ -119,10 +121,10 @@ static void sweep(capt_isa isa) {
                     return;
                 }
                 /* quantized weights with M < 4: the integer path, and the float one on request */
-                double r = run_problem(&p, isa, NULL, 0);
+                double r = run_problem(&p, isa, single, 0);
                 CHECK(r <= 1.0, "%s %s M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
                       capt_dtype_name((capt_dtype)dt), p.M, p.N, K, r);
-                double rf = run_problem(&p, isa, NULL, 1);
+                double rf = run_problem(&p, isa, single, 1);
                 CHECK(rf <= 1.0, "%s %s float path M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
                       capt_dtype_name((capt_dtype)dt), p.M, p.N, K, rf);
                 if (rf > r) r = rf;
@@ -148,7 +150,7 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
                 CHECK(0, "out of memory");
                 return;
             }
-            double r = run_problem(&p, isa, NULL, 0);
+            double r = run_problem(&p, isa, single, 0);
             CHECK(r <= 1.0, "%s %s %dx%dx%d: error %.3g x tolerance", capt_isa_name(isa),
                   capt_dtype_name((capt_dtype)dt), p.M, p.N, p.K, r);
             /* Threads split columns only: results must be identical. */
@@ -157,7 +159,7 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
             capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y1, .M = p.M, .N = p.N,
                                    .K = p.K};
             capt_error err;
-            capt_gemm(NULL, isa, &args, &err);
+            capt_gemm(single, isa, &args, &err);
             args.y = y3;
             CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
             CHECK(memcmp(y1, y3, n * sizeof(float)) == 0, "%s %s %dx%dx%d: threads changed the result",
@@ -216,17 +218,26 @@ static void argument_errors(void) {
     unsigned char w[68] = {0};
     capt_error err;
     capt_gemm_args args = {.x = x, .w = w, .wtype = CAPT_DTYPE_Q8_0, .y = y, .M = 1, .N = 1, .K = 33};
-    CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG && strstr(err.message, "multiple of 32"), "%s",
+    CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG && strstr(err.message, "multiple of 32"), "%s",
           err.message);
     args.K = 0;
-    CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG, "empty shape");
+    CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG, "empty shape");
     args.K = 32;
     args.wtype = (capt_dtype)7;
-    CHECK(capt_gemm(NULL, CAPT_ISA_REF, &args, &err) == CAPT_E_UNSUPPORTED, "bad dtype");
+    CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_E_UNSUPPORTED, "bad dtype");
     args.wtype = CAPT_DTYPE_F32;
+    /* capt_gemm allocates nothing: a pool without scratch for this K is an error */
+    capt_pool *bare;
+    CHECK(capt_pool_create(1, &bare, &err) == CAPT_OK, "%s", err.message);
+    CHECK(capt_gemm(bare, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG && strstr(err.message, "scratch"), "%s", err.message);
+    CHECK(capt_pool_reserve(bare, capt_gemm_scratch_bytes(16), 0, &err) == CAPT_OK, "%s", err.message);
+    CHECK(capt_gemm(bare, CAPT_ISA_REF, &args, &err) == CAPT_E_ARG, "K=32 in scratch for K=16");
+    CHECK(capt_pool_reserve(bare, capt_gemm_scratch_bytes(32), 0, &err) == CAPT_OK, "%s", err.message);
+    CHECK(capt_gemm(bare, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
+    capt_pool_free(bare);
     for (int isa = 0; isa < CAPT_ISA_COUNT; isa++)
         if (!capt_isa_available((capt_isa)isa))
-            CHECK(capt_gemm(NULL, (capt_isa)isa, &args, &err) == CAPT_E_UNSUPPORTED, "unavailable ISA runs");
+            CHECK(capt_gemm(single, (capt_isa)isa, &args, &err) == CAPT_E_UNSUPPORTED, "unavailable ISA runs");
 }
 
 /* Random integer in [lo, hi]. */
@@ -283,7 +294,7 @@ static void integer_path_exact(capt_isa isa) {
                     capt_error err;
                     CHECK(capt_gemm_uses_xq(isa, &args), "%s %s M=%d: the integer path", capt_isa_name(isa),
                           traits->name, M);
-                    CHECK(capt_gemm(NULL, isa, &args, &err) == CAPT_OK, "%s", err.message);
+                    CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
                     for (int m = 0; m < M; m++)
                         for (int n = 0; n < N; n++) {
                             float want = traits->vec_dot_q8_0(w + (size_t)n * row_bytes, xq + (size_t)m * nb, K) + bias[n];
@@ -320,6 +331,11 @@ int main(void) {
     capt_pool *pool;
     capt_error err;
     CHECK(capt_pool_create(3, &pool, &err) == CAPT_OK, "%s", err.message);
+    CHECK(capt_pool_create(1, &single, &err) == CAPT_OK, "%s", err.message);
+    capt_pool *pools[2] = {pool, single};
+    for (int i = 0; i < 2; i++) /* K up to 3072 */
+        CHECK(capt_pool_reserve(pools[i], capt_gemm_scratch_bytes(4096), capt_gemm_shared_bytes(4096), &err) == CAPT_OK, "%s",
+              err.message);
     f16_round_trip();
     argument_errors();
     int tested = 0;
@@ -333,5 +349,6 @@ int main(void) {
     }
     printf("  kernel sets tested: %d (best: %s)\n", tested, capt_isa_name(capt_isa_best()));
     capt_pool_free(pool);
+    capt_pool_free(single);
     return check_exit("test_gemm");
 }

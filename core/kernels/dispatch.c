@@ -1,5 +1,4 @@
 /* dispatch.c — ISA detection and the threaded dispatchers of the kernels. */
-#include <stdlib.h>
 
 #include "base.h"
 #include "kernels.h"
@@ -111,8 +110,7 @@ int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *a) {
 typedef struct gemm_job {
     const capt_gemm_args *args;
     capt_gemm_kernel kernel;
-    float *scratch; /* [threads][capt_gemm_scratch_floats(K)] */
-    size_t scratch_floats;
+    const capt_pool *pool; /* each thread's scratch: capt_gemm_scratch_floats(K) floats */
     int cols_per_task;
 } gemm_job;
 
@@ -120,7 +118,8 @@ static void gemm_task(void *ctx, int task, int thread) {
     const gemm_job *job = ctx;
     int n0 = task * job->cols_per_task;
     int n1 = n0 + job->cols_per_task < job->args->N ? n0 + job->cols_per_task : job->args->N;
-    job->kernel(job->args, n0, n1, job->scratch + (size_t)thread * job->scratch_floats);
+    size_t bytes;
+    job->kernel(job->args, n0, n1, capt_pool_scratch(job->pool, thread, &bytes));
 }
 
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, capt_error *err) {
@@ -138,18 +137,15 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     capt_gemm_args args = *in;
     args.xq = NULL;
     int threads = capt_pool_threads(pool);
-    gemm_job job = {&args, kernel, NULL, capt_gemm_scratch_floats(in->K), 0};
-    size_t scratch_bytes, xq_bytes = 0;
-    if (!capt_size_mul(job.scratch_floats * sizeof(float), (size_t)threads, &scratch_bytes))
-        return capt_fail(err, CAPT_E_NOMEM, "gemm: scratch size overflows");
-    int use_xq = capt_gemm_uses_xq(isa, in);
-    if (use_xq) xq_bytes = (size_t)in->M * (size_t)(in->K / CAPT_QK) * sizeof(capt_block_q8_0);
-    /* One allocation: scratch floats first (aligned), then the quantized x. */
-    unsigned char *mem = malloc(scratch_bytes + xq_bytes);
-    if (!mem) return capt_fail(err, CAPT_E_NOMEM, "gemm: out of memory for %zu bytes of scratch", scratch_bytes + xq_bytes);
-    job.scratch = (float *)mem;
-    if (use_xq) {
-        capt_block_q8_0 *xq = (capt_block_q8_0 *)(mem + scratch_bytes);
+    gemm_job job = {&args, kernel, pool, 0};
+    /* Scratch comes from the pool, reserved when its context was made: no allocation here. */
+    size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
+    capt_pool_scratch(pool, 0, &have);
+    capt_block_q8_0 *xq = capt_pool_shared(pool, &have_shared);
+    if (have < need || (capt_gemm_uses_xq(isa, in) && have_shared < capt_gemm_shared_bytes(in->K)))
+        return capt_fail(err, CAPT_E_ARG, "gemm: K=%d needs %zu bytes of scratch per thread, the pool has %zu "
+                         "(capt_pool_reserve)", in->K, need, have);
+    if (capt_gemm_uses_xq(isa, in)) {
         for (int m = 0; m < in->M; m++)
             capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
         args.xq = xq;
@@ -163,7 +159,6 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     job.cols_per_task = panels_per_task * CAPT_GEMM_PANEL_ROWS;
     tasks = (in->N + job.cols_per_task - 1) / job.cols_per_task;
     capt_pool_run(pool, gemm_task, &job, tasks);
-    free(mem);
     return CAPT_OK;
 }
 

@@ -48,15 +48,28 @@ typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_
 #define CAPT_GEMM_PANEL_ROWS 4
 #define CAPT_GEMM_INT_MAX_M 4
 static inline size_t capt_gemm_scratch_floats(int K) { return (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K; }
+/* What capt_gemm needs reserved in its pool (capt_pool_reserve) for products of depth
+ * up to K: per thread, and shared (x quantized for the integer path, M < 4 rows);
+ * SIZE_MAX when that does not fit in size_t (a K read from a hostile file on wasm32). */
+static inline size_t capt_gemm_scratch_bytes(int K) {
+    size_t bytes;
+    return K >= 0 && capt_size_mul(CAPT_GEMM_PANEL_ROWS * sizeof(float), (size_t)K, &bytes) ? bytes : SIZE_MAX;
+}
+static inline size_t capt_gemm_shared_bytes(int K) {
+    size_t bytes;
+    return K >= 0 && capt_size_mul((CAPT_GEMM_INT_MAX_M - 1) * sizeof(capt_block_q8_0), (size_t)(K / CAPT_QK + 1), &bytes)
+               ? bytes : SIZE_MAX;
+}
 
 /* Looks up the kernel for a dtype on an ISA; NULL when that ISA is not built in. */
 capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype);
 /* 1 when that kernel reads args->xq (so capt_gemm must quantize x first). */
 int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *args);
 
-/* Runs y = x·Wᵀ + b on `pool` (NULL: the calling thread only) with the kernels of `isa`.
- * Checks shapes (K a multiple of 32 for quantized weights) and returns CAPT_E_ARG,
- * CAPT_E_UNSUPPORTED (ISA not available) or CAPT_E_NOMEM with a message in `err`. */
+/* Runs y = x·Wᵀ + b on `pool` with the kernels of `isa`, in the pool's scratch (reserved
+ * for this K: capt_gemm_scratch_bytes, capt_gemm_shared_bytes); allocates nothing.
+ * Checks shapes (K a multiple of 32 for quantized weights) and the scratch, and returns
+ * CAPT_E_ARG or CAPT_E_UNSUPPORTED (ISA not available) with a message in `err`. */
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *args, capt_error *err);
 
 /* Depthwise 2D convolution over NHWC (batch 1) with per-channel weights:

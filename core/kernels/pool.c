@@ -4,10 +4,19 @@
 #include "base.h"
 #include "pool.h"
 
+/* The kernels' scratch: one block of per_thread bytes per thread, then shared bytes. */
+typedef struct pool_scratch {
+    unsigned char *base;
+    size_t per_thread, shared;
+} pool_scratch;
+
+/* 64: a cache line, and enough for any vector load the kernels do. */
+#define SCRATCH_ALIGN 64
+
 #ifdef CAPT_NO_THREADS
 
 struct capt_pool {
-    int unused;
+    pool_scratch scratch;
 };
 
 capt_status capt_pool_create(int n_threads, capt_pool **out, capt_error *err) {
@@ -15,7 +24,10 @@ capt_status capt_pool_create(int n_threads, capt_pool **out, capt_error *err) {
     *out = calloc(1, sizeof **out);
     return *out ? CAPT_OK : capt_fail(err, CAPT_E_NOMEM, "out of memory");
 }
-void capt_pool_free(capt_pool *pool) { free(pool); }
+void capt_pool_free(capt_pool *pool) {
+    if (pool) free(pool->scratch.base);
+    free(pool);
+}
 int capt_pool_threads(const capt_pool *pool) {
     (void)pool;
     return 1;
@@ -38,6 +50,7 @@ typedef struct worker {
 } worker;
 
 struct capt_pool {
+    pool_scratch scratch;
     int n_threads;
     pthread_t *threads;
     worker *workers;
@@ -132,6 +145,7 @@ void capt_pool_free(capt_pool *p) {
     pthread_cond_destroy(&p->done);
     free(p->threads);
     free(p->workers);
+    free(p->scratch.base);
     free(p);
 }
 
@@ -162,3 +176,35 @@ void capt_pool_run(capt_pool *p, capt_pool_fn fn, void *ctx, int n_tasks) {
 }
 
 #endif
+
+capt_status capt_pool_reserve(capt_pool *p, size_t per_thread, size_t shared, capt_error *err) {
+    if (!p) return capt_fail(err, CAPT_E_ARG, "capt_pool_reserve: NULL pool");
+    if (per_thread <= p->scratch.per_thread && shared <= p->scratch.shared) return CAPT_OK;
+    if (per_thread < p->scratch.per_thread) per_thread = p->scratch.per_thread;
+    if (shared < p->scratch.shared) shared = p->scratch.shared;
+    size_t block = (per_thread + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN, total;
+    if (block < per_thread || !capt_size_mul(block, (size_t)capt_pool_threads(p), &total) ||
+        !capt_size_add(total, shared, &total) || !capt_size_add(total, SCRATCH_ALIGN, &total))
+        return capt_fail(err, CAPT_E_NOMEM, "kernel scratch of %zu bytes per thread overflows", per_thread);
+    unsigned char *base = malloc(total);
+    if (!base) return capt_fail(err, CAPT_E_NOMEM, "out of memory for %zu bytes of kernel scratch", total);
+    free(p->scratch.base);
+    p->scratch = (pool_scratch){base, block, shared};
+    return CAPT_OK;
+}
+
+/* The block starts at the first SCRATCH_ALIGN boundary of base. */
+static unsigned char *scratch_start(const capt_pool *p) {
+    uintptr_t at = (uintptr_t)p->scratch.base;
+    return p->scratch.base + (SCRATCH_ALIGN - at % SCRATCH_ALIGN) % SCRATCH_ALIGN;
+}
+
+void *capt_pool_scratch(const capt_pool *p, int thread, size_t *bytes) {
+    *bytes = p && p->scratch.base ? p->scratch.per_thread : 0;
+    return *bytes ? scratch_start(p) + (size_t)thread * p->scratch.per_thread : NULL;
+}
+
+void *capt_pool_shared(const capt_pool *p, size_t *bytes) {
+    *bytes = p && p->scratch.base ? p->scratch.shared : 0;
+    return p && p->scratch.base ? scratch_start(p) + (size_t)capt_pool_threads(p) * p->scratch.per_thread : NULL;
+}

@@ -45,43 +45,92 @@ typedef struct hyp {
 } hyp;
 
 typedef struct beams {
-    int width, max_tokens;
+    int width;
     size_t attn_step; /* floats of one step's attention */
-    hyp *hyps;        /* [2 * width]: live and next point into it */
+    hyp hyps[2 * CAPT_MAX_BEAM]; /* live and next point into it */
     hyp *live, *next; /* [width] each */
     hyp best;         /* the best finished hypothesis */
     double best_score;
     int finished;
-    float *storage;
-    int32_t *token_storage;
 } beams;
 
-static int beams_alloc(beams *bm, int width, int max_tokens, size_t attn_step) {
-    memset(bm, 0, sizeof *bm);
-    bm->width = width, bm->max_tokens = max_tokens, bm->attn_step = attn_step;
-    size_t n_hyp = 2 * (size_t)width + 1, per_hyp = (size_t)max_tokens * (1 + attn_step);
-    bm->hyps = calloc(2 * (size_t)width, sizeof(hyp));
-    bm->storage = malloc(n_hyp * per_hyp * sizeof(float));
-    bm->token_storage = malloc(n_hyp * (size_t)max_tokens * sizeof(int32_t));
-    if (!bm->hyps || !bm->storage || !bm->token_storage) return 0;
-    bm->live = bm->hyps;
-    bm->next = bm->hyps + width;
-    hyp *all[64];
-    for (int i = 0; i < width; i++) all[i] = &bm->live[i], all[width + i] = &bm->next[i];
-    all[2 * width] = &bm->best;
-    for (size_t i = 0; i < n_hyp; i++) {
-        all[i]->tokens = bm->token_storage + i * (size_t)max_tokens;
-        all[i]->probs = bm->storage + i * per_hyp;
-        all[i]->attn = all[i]->probs + max_tokens;
+/* Everything a caption's search needs, sized once for CAPT_MAX_BEAM and the decoder's
+ * longest caption when the context is made: a caption allocates only its result. */
+struct caption_work {
+    beams bm;
+    int max_tokens;        /* dec->max_len: every caption is shorter */
+    float *hyp_floats;     /* [2 * CAPT_MAX_BEAM + 1][max_tokens * (1 + attn_step)]: probs, then attention */
+    int32_t *hyp_tokens;   /* [2 * CAPT_MAX_BEAM + 1][max_tokens] */
+    float *first_logits;   /* [vocab] */
+    float *probs;          /* [vocab] sampling */
+    int *order;            /* [vocab] sampling */
+    char *text, *text_raw; /* [text_bytes] each: a partial caption as it streams */
+    size_t text_bytes;
+};
+
+capt_status capt_caption_work_alloc(const capt_decoder *dec, caption_work **out, capt_error *err) {
+    const size_t n_hyp = 2 * CAPT_MAX_BEAM + 1;
+    size_t attn_step, per_hyp, floats, tokens, text = 0, vocab = (size_t)dec->vocab;
+    /* sizes from the file's dimensions: checked (size_t is 32 bits on wasm32) */
+    if (!capt_size_mul3(dec->layers, dec->heads, dec->n_memory, &attn_step) || !capt_size_add(attn_step, 1, &per_hyp) ||
+        !capt_size_mul(per_hyp, (size_t)dec->max_len, &per_hyp) || !capt_size_mul(per_hyp, n_hyp, &floats) ||
+        !capt_size_mul(floats, sizeof(float), &floats) || !capt_size_mul((size_t)dec->max_len, n_hyp, &tokens))
+        return capt_fail(err, CAPT_E_FORMAT, "model: the decoder's search memory overflows");
+    for (size_t v = 0; v < vocab; v++) {
+        size_t len = capt_meta_string_at(dec->token_text, v).len;
+        text = len > text ? len : text;
     }
-    bm->best_score = -INFINITY;
-    return 1;
+    if (!capt_size_mul(text, (size_t)dec->max_len, &text) || !capt_size_add(text, 2, &text))
+        return capt_fail(err, CAPT_E_FORMAT, "model: the decoder's caption text overflows");
+    caption_work *w = calloc(1, sizeof *w);
+    if (!w) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
+    w->max_tokens = dec->max_len;
+    w->text_bytes = text;
+    w->hyp_floats = malloc(floats);
+    w->hyp_tokens = malloc(tokens * sizeof(int32_t));
+    w->first_logits = malloc(vocab * sizeof(float));
+    w->probs = malloc(vocab * sizeof(float));
+    w->order = malloc(vocab * sizeof(int));
+    w->text = malloc(text);
+    w->text_raw = malloc(text);
+    if (!w->hyp_floats || !w->hyp_tokens || !w->first_logits || !w->probs || !w->order || !w->text || !w->text_raw) {
+        capt_caption_work_free(w);
+        return capt_fail(err, CAPT_E_NOMEM, "out of memory for the caption search");
+    }
+    *out = w;
+    return CAPT_OK;
 }
 
-static void beams_free(beams *bm) {
-    free(bm->hyps);
-    free(bm->storage);
-    free(bm->token_storage);
+void capt_caption_work_free(caption_work *w) {
+    if (!w) return;
+    free(w->hyp_floats);
+    free(w->hyp_tokens);
+    free(w->first_logits);
+    free(w->probs);
+    free(w->order);
+    free(w->text);
+    free(w->text_raw);
+    free(w);
+}
+
+/* The search's beams of `width`, in the work's memory. */
+static beams *beams_start(caption_work *w, int width, size_t attn_step) {
+    beams *bm = &w->bm;
+    memset(bm, 0, sizeof *bm);
+    bm->width = width, bm->attn_step = attn_step;
+    size_t per_hyp = (size_t)w->max_tokens * (1 + attn_step);
+    bm->live = bm->hyps;
+    bm->next = bm->hyps + width;
+    hyp *all[2 * CAPT_MAX_BEAM + 1];
+    for (int i = 0; i < width; i++) all[i] = &bm->live[i], all[width + i] = &bm->next[i];
+    all[2 * width] = &bm->best;
+    for (int i = 0; i <= 2 * width; i++) {
+        all[i]->tokens = w->hyp_tokens + (size_t)i * (size_t)w->max_tokens;
+        all[i]->probs = w->hyp_floats + (size_t)i * per_hyp;
+        all[i]->attn = all[i]->probs + w->max_tokens;
+    }
+    bm->best_score = -INFINITY;
+    return bm;
 }
 
 static void hyp_copy(hyp *dst, const hyp *src, size_t attn_step) {
@@ -187,16 +236,9 @@ static int is_word_char(char c) {
 
 /* The text of a hypothesis, CLIP-decoded ("a man 's t - shirt , red ") -> "A man's
  * t-shirt, red." (raw: trim only); a partial caption (not finished) streams without the
- * closing period. */
-static char *caption_text(const capt_decoder *dec, const hyp *h, int raw, int finished) {
-    size_t len = 0;
-    for (int i = 0; i < h->n; i++) len += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len;
-    char *s = malloc(len + 2), *out = malloc(len + 2);
-    if (!s || !out) {
-        free(s);
-        free(out);
-        return NULL;
-    }
+ * closing period. Written to out, with s as scratch: each holds the hypothesis's token
+ * texts + 2 bytes (caption_work's text_bytes). Returns out. */
+static char *caption_text(const capt_decoder *dec, const hyp *h, int raw, int finished, char *s, char *out) {
     size_t n = 0;
     for (int i = 0; i < h->n; i++) {
         capt_str t = capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]);
@@ -226,14 +268,14 @@ static char *caption_text(const capt_decoder *dec, const hyp *h, int raw, int fi
         if (finished && !strchr(".!?", out[w - 1])) out[w++] = '.';
     }
     out[w] = 0;
-    free(s);
     return out;
 }
 
 /* ---- the caption ------------------------------------------------------------------------------ */
 
-static capt_status build_result(const capt_decoder *dec, const hyp *h, const float *first_logits, int raw,
+static capt_status build_result(const capt_decoder *dec, caption_work *work, const hyp *h, int raw,
                                 const capt_detection *dets, int n_dets, capt_result **out) {
+    const float *first_logits = work->first_logits;
     /* The maps cover the grid cells; a global token's share of the attention is left out,
      * the detections' is reported apart. */
     const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, M = dec->n_memory, T = h->n, D = n_dets;
@@ -241,7 +283,8 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
     size_t text_bytes = 0;
     for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
     if (r) {
-        r->caption = caption_text(dec, h, raw, 1);
+        const char *text = caption_text(dec, h, raw, 1, work->text_raw, work->text);
+        if ((r->caption = malloc(strlen(text) + 1)) != NULL) memcpy(r->caption, text, strlen(text) + 1);
         r->tokens = malloc(sizeof(capt_token) * (size_t)(T ? T : 1) + text_bytes);
         r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
         r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));
@@ -288,13 +331,13 @@ static capt_status build_result(const capt_decoder *dec, const hyp *h, const flo
     return CAPT_OK;
 }
 
-static void report_partial(const capt_decoder *dec, const capt_caption_params *p, const hyp *h) {
+static void report_partial(const capt_decoder *dec, caption_work *work, const capt_caption_params *p, const hyp *h) {
     if (!p->on_token) return;
-    char *text = caption_text(dec, h, p->raw, 0), token[256];
+    char token[256];
+    const char *text = caption_text(dec, h, p->raw, 0, work->text_raw, work->text);
     capt_str last = capt_meta_string_at(dec->token_text, (size_t)h->tokens[h->n - 1]);
     snprintf(token, sizeof token, "%.*s", (int)last.len, last.ptr);
-    if (text) p->on_token(p->user, text, token, h->n);
-    free(text);
+    p->on_token(p->user, text, token, h->n);
 }
 
 /* Concept guidance: the decoder words the classifier's confident classes vote for, and
@@ -355,56 +398,48 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
     decoder_state *s = &ctx->dec;
     const int V = dec->vocab, B = p->beam, L = dec->layers, H = dec->heads, N = dec->n_memory;
     const size_t attn_step = (size_t)L * H * N;
-    beams bm;
+    caption_work *work = ctx->search;
+    beams *bm = beams_start(work, B, attn_step);
     candidate top[2 * CAPT_MAX_BEAM];
     int32_t inputs[CAPT_MAX_BEAM];
     int parent[CAPT_MAX_BEAM];
-    int *order = p->temperature > 0 ? malloc(sizeof(int) * (size_t)V) : NULL;
-    float *first_logits = malloc(sizeof(float) * (size_t)V);
-    float *probs = p->temperature > 0 ? malloc(sizeof(float) * (size_t)V) : NULL;
+    float *first_logits = work->first_logits, *probs = work->probs;
+    int *order = work->order;
     uint64_t rng = p->seed;
     capt_error e;
     capt_status st = CAPT_OK;
-    if (!beams_alloc(&bm, B, p->max_tokens, attn_step) || !first_logits || (p->temperature > 0 && (!order || !probs))) {
-        beams_free(&bm);
-        free(order);
-        free(probs);
-        free(first_logits);
-        snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
-        return CAPT_E_NOMEM;
-    }
     int n_live = 1, step;
-    bm.live[0].n = 0;
-    bm.live[0].score = 0.0f;
+    bm->live[0].n = 0;
+    bm->live[0].score = 0.0f;
     inputs[0] = CAPT_DECODER_START;
     for (step = 0; step < p->max_tokens; step++) {
         if ((st = capt_decoder_step(dec, s, ctx->pool, ctx->isa, inputs, n_live, step, &e)) != CAPT_OK) break;
         if (step == 0) memcpy(first_logits, s->logits, sizeof(float) * (size_t)V);
         for (int b = 0; b < n_live; b++) {
-            apply_guidance(g, &bm.live[b], s->logits + (size_t)b * V);
+            apply_guidance(g, &bm->live[b], s->logits + (size_t)b * V);
             log_softmax(s->logits + (size_t)b * V, V);
-            ban_repeats(&bm.live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
+            ban_repeats(&bm->live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
         }
         int n_top;
         if (p->temperature > 0) {
             float *lp = s->logits, chosen_logp;
             int v = sample(memcpy(probs, lp, sizeof(float) * (size_t)V), V, p->temperature, p->top_p, &rng, order);
             chosen_logp = lp[v];
-            top[0] = (candidate){bm.live[0].score + chosen_logp, v};
+            top[0] = (candidate){bm->live[0].score + chosen_logp, v};
             n_top = 1;
         } else {
-            n_top = top_candidates(s->logits, bm.live, n_live, V, top, n_live + B);
+            n_top = top_candidates(s->logits, bm->live, n_live, V, top, n_live + B);
         }
         int n_next = 0;
         for (int i = 0; i < n_top && n_next < B; i++) {
             int b = top[i].index / V, v = top[i].index % V;
-            hyp *h = &bm.live[b];
+            hyp *h = &bm->live[b];
             float prob = expf(s->logits[(size_t)b * V + v]);
             if (v == CAPT_DECODER_END) {
-                finish(&bm, h, (double)top[i].score / pow(h->n + 1, p->length_alpha));
+                finish(bm, h, (double)top[i].score / pow(h->n + 1, p->length_alpha));
                 continue;
             }
-            hyp *nh = &bm.next[n_next];
+            hyp *nh = &bm->next[n_next];
             hyp_copy(nh, h, attn_step);
             nh->tokens[nh->n] = v;
             nh->probs[nh->n] = prob;
@@ -416,24 +451,19 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
             inputs[n_next] = v;
             n_next++;
         }
-        if (bm.finished >= B || n_next == 0) break;
+        if (bm->finished >= B || n_next == 0) break;
         capt_decoder_reorder(dec, s, parent, n_next, step);
-        hyp *t = bm.live;
-        bm.live = bm.next, bm.next = t;
+        hyp *t = bm->live;
+        bm->live = bm->next, bm->next = t;
         n_live = n_next;
-        report_partial(dec, p, &bm.live[0]);
+        report_partial(dec, work, p, &bm->live[0]);
     }
     if (!st && step == p->max_tokens)
         for (int b = 0; b < n_live; b++)
-            finish(&bm, &bm.live[b], (double)bm.live[b].score / pow(bm.live[b].n > 1 ? bm.live[b].n : 1, p->length_alpha));
-    if (!st && (st = build_result(dec, &bm.best, first_logits, p->raw, dets, n_dets, out)) != CAPT_OK)
-        snprintf(ctx->error, sizeof ctx->error, "caption: out of memory");
-    else if (st && st != CAPT_E_NOMEM)
-        capt_context_fail(ctx, &e);
-    beams_free(&bm);
-    free(order);
-    free(probs);
-    free(first_logits);
+            finish(bm, &bm->live[b], (double)bm->live[b].score / pow(bm->live[b].n > 1 ? bm->live[b].n : 1, p->length_alpha));
+    if (st) return capt_context_fail(ctx, &e);
+    if ((st = build_result(dec, work, &bm->best, p->raw, dets, n_dets, out)) != CAPT_OK)
+        snprintf(ctx->error, sizeof ctx->error, "caption: out of memory for the result");
     return st;
 }
 

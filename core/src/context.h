@@ -10,6 +10,8 @@
 #include "detector.h"
 #include "preprocess.h"
 
+typedef struct caption_work caption_work; /* the caption search's memory (caption.c) */
+
 struct capt_model {
     capt_file *file;
     preprocess pre;
@@ -36,9 +38,14 @@ struct capt_context {
     convnet_work det_work;         /* with a detector: its activations, */
     float *det_input;              /* its input [height, width, 3] */
     capt_detection *detections;    /* and the peaks of the last image [max_detections] */
-    decoder_state dec; /* when the model has a decoder */
+    decoder_state dec;    /* when the model has a decoder: its state, */
+    caption_work *search; /* and the search's memory */
     char error[256];
 };
+
+/* The caption search's memory (caption.c), made with the context. */
+capt_status capt_caption_work_alloc(const capt_decoder *dec, caption_work **out, capt_error *err);
+void capt_caption_work_free(caption_work *work);
 
 /* Sets the context's message from a failure and returns its status. */
 capt_status capt_context_fail(capt_context *ctx, const capt_error *e);

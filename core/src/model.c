@@ -140,6 +140,20 @@ capt_context_params capt_context_default_params(void) {
     return p;
 }
 
+/* The deepest product y[M, N] = x[M, K]·W[N, K]ᵀ the model runs: every weight the kernels
+ * multiply is a 2-D [N, K] tensor, and CLIP's attention multiplies over the head width
+ * or the token count, both at most its width, itself such a K. */
+static int largest_gemm_k(const capt_model *m) {
+    int64_t k = 1;
+    for (size_t i = 0; i < capt_file_tensor_count(m->file); i++) {
+        const capt_tensor *t = capt_file_tensor_at(m->file, i);
+        if (t->n_dims == 2 && t->dims[1] > k) k = t->dims[1];
+    }
+    if (m->vit && m->vit->n_tokens > k) k = m->vit->n_tokens;
+    if (m->text && m->text->context > k) k = m->text->context;
+    return k < INT32_MAX ? (int)k : INT32_MAX;
+}
+
 capt_status capt_context_create(const capt_model *model, const capt_context_params *params, capt_context **out,
                                 capt_error *err) {
     if (!model || !out) return capt_fail(err, CAPT_E_ARG, "capt_context_create: NULL argument");
@@ -150,6 +164,10 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
     ctx->model = model;
     ctx->isa = capt_isa_best();
     capt_status st = capt_pool_create(p.n_threads, &ctx->pool, err);
+    if (!st) {
+        int k = largest_gemm_k(model);
+        st = capt_pool_reserve(ctx->pool, capt_gemm_scratch_bytes(k), capt_gemm_shared_bytes(k), err);
+    }
     if (!st && model->encoder) st = capt_convnet_work_alloc(model->encoder, &ctx->work, err);
     if (!st && model->vit) {
         const clip_vision *v = model->vit;
@@ -179,6 +197,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         if (!st && (!ctx->det_input || !ctx->detections)) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
     if (!st && model->decoder) st = capt_decoder_state_alloc(model->decoder, CAPT_MAX_BEAM, &ctx->dec, err);
+    if (!st && model->decoder) st = capt_caption_work_alloc(model->decoder, &ctx->search, err);
     if (st) {
         capt_context_free(ctx);
         return st;
@@ -198,6 +217,7 @@ void capt_context_free(capt_context *ctx) {
     capt_tokenizer_free(ctx->tok);
     free(ctx->ids);
     capt_decoder_state_free(&ctx->dec);
+    capt_caption_work_free(ctx->search);
     capt_pool_free(ctx->pool);
     free(ctx->input);
     free(ctx->class_probs);
