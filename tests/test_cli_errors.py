@@ -6,7 +6,12 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 CMD = sys.argv[1:]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from captfile import CaptWriter  # noqa: E402
 failures = 0
 checks = 0
 
@@ -25,6 +30,30 @@ def expect(args, status, stderr_part, stdin=b""):
         failures += 1
         print("FAIL capt %s: status %d (want %d), stderr %r (want %r)" % (" ".join(args), r.returncode, status,
                                                                            err[-500:], stderr_part))
+
+
+def tiny_encoder(path, change):
+    """A 16x16 convnet encoder (conv 3x3/2 -> 8x8x8 -> mean -> 1x1 conv: 3 classes) with
+    the metadata in `change` replaced."""
+    rng = np.random.default_rng(0)
+    w = CaptWriter()
+    meta = {"general.architecture": "convnet", "preprocess.width": 16, "preprocess.height": 16,
+            "preprocess.resize": "stretch", "preprocess.mean": [0.5, 0.5, 0.5], "preprocess.std": [0.5, 0.5, 0.5],
+            "encoder.type": "convnet", "encoder.input": [16, 16, 3], "encoder.n_ops": 3, "encoder.grid": 0,
+            "encoder.pooled": 1, "encoder.logits": 2, "encoder.labels": ["background", "cat", "dog"]}
+    ops = [("conv2d", [0], [8, 8, 8], [3, 3], [2, 2], (8, 27)), ("mean", [1], [1, 1, 8], None, None, None),
+           ("conv2d", [2], [1, 1, 3], [1, 1], [1, 1], (3, 8))]
+    for i, (kind, inputs, shape, kernel, stride, wshape) in enumerate(ops):
+        p = "encoder.op.%d." % i
+        meta.update({p + "type": kind, p + "inputs": inputs, p + "shape": shape})
+        if kernel:
+            meta.update({p + "activation": "none", p + "kernel": kernel, p + "stride": stride, p + "pad": [0, 0]})
+            w.add_tensor(p + "weight", rng.normal(0, 0.3, wshape).astype(np.float32), "f32")
+            w.add_tensor(p + "bias", np.zeros(shape[-1], np.float32), "f32")
+    meta.update(change)
+    for key, value in meta.items():
+        w.add_meta(key, value)
+    w.write(path)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -50,8 +79,21 @@ with tempfile.TemporaryDirectory() as tmp:
     expect(["tokenize", "--jsonl"], 1, "line 1", stdin=b'[' * 100000 + b"\n")
     expect(["tokenize", "--jsonl", "extra"], 2, "usage")
     expect(["bench"], 2, "usage")
-    expect(["bench", "gemm", "--threads", "0"], 2, "--threads")
-    expect(["bench", "gemm", "--threads", "x"], 2, "--threads")
+    expect(["bench", "gemm"], 2, "usage")  # the kernels' benchmark is capt-bench-kernels
+    expect(["bench", "encoder", "--threads", "0"], 2, "--threads")
+    expect(["bench", "caption", "--threads", "x"], 2, "--threads")
+
+    # Sizes that wrap 32 bits (size_t on wasm32) are refused, not wrapped: a convnet op
+    # whose output is 8192 x 8192 x 64 = 2^32 floats, a metadata int of 2^32 + 16 where an
+    # image side is expected (it used to narrow to 16).
+    photo = os.path.join(os.environ.get("CAPT_ASSETS", os.path.join(ROOT, "..", "shared")), "data", "photos",
+                         "chelsea.png")
+    for name, change, message in (("wrap-op.capt", {"encoder.op.0.shape": [8192, 8192, 64]}, "too large"),
+                                  ("wrap-input.capt", {"encoder.input": [2 ** 32 + 16, 16, 3]}, "encoder.input"),
+                                  ("wrap-width.capt", {"preprocess.width": 2 ** 32 + 16}, "preprocess.width")):
+        path = os.path.join(tmp, name)
+        tiny_encoder(path, change)
+        expect(["classify", "--model", path, photo], 1, message)
 
 print("cli errors: %d checks, %d failed" % (checks, failures))
 sys.exit(1 if failures else 0)

@@ -142,15 +142,15 @@ void capt_clip_text_free(clip_text *t) {
 capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_floats, int embed_dim, clip_work *w,
                                  capt_error *err) {
     memset(w, 0, sizeof *w);
-    size_t n = (size_t)n_max, d = (size_t)s->width, hd = d / (size_t)s->heads;
-    nn_buffer parts[] = {{&w->x, n * d},      {&w->h, n * d},       {&w->q, n * d},          {&w->k, n * d},
-                 {&w->v, n * d},      {&w->att, n * d},     {&w->mlp, n * (size_t)s->mlp},
-                 {&w->qh, n * hd},    {&w->kh, n * hd},     {&w->vt, n * hd},        {&w->oh, n * hd},
-                 {&w->scores, n * n}, {&w->patches, patch_floats},
-                 {&w->pooled, d},     {&w->embedding, (size_t)embed_dim}};
-    if (nn_alloc_buffers(parts, sizeof parts / sizeof parts[0])) return CAPT_OK;
-    capt_clip_work_free(w);
-    return capt_fail(err, CAPT_E_NOMEM, "clip: out of memory for its work buffers");
+    const int64_t n = n_max, d = s->width, hd = d / s->heads;
+    nn_buffer parts[] = {{&w->x, {n, d}},      {&w->h, {n, d}},       {&w->q, {n, d}},      {&w->k, {n, d}},
+                 {&w->v, {n, d}},      {&w->att, {n, d}},     {&w->mlp, {n, s->mlp}},
+                 {&w->qh, {n, hd}},    {&w->kh, {n, hd}},     {&w->vt, {n, hd}},    {&w->oh, {n, hd}},
+                 {&w->scores, {n, n}}, {&w->patches, {(int64_t)patch_floats}},
+                 {&w->pooled, {d}},    {&w->embedding, {embed_dim}}};
+    capt_status st = nn_alloc_buffers(parts, sizeof parts / sizeof parts[0], "CLIP tower", err);
+    if (st) capt_clip_work_free(w);
+    return st;
 }
 
 void capt_clip_work_free(clip_work *w) {

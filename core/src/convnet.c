@@ -39,31 +39,14 @@ static const capt_meta *find(reader *r, const char *suffix, capt_meta_type type,
 
 /* An int in [lo, hi]. */
 static int read_int(reader *r, const char *suffix, int op, int lo, int hi, int *out) {
-    const capt_meta *m = find(r, suffix, CAPT_META_INT, op);
-    if (!m || m->int_value < lo || m->int_value > hi) {
-        char key[256];
-        capt_fail(r->err, CAPT_E_FORMAT, "model: %s is missing or not an int in %d..%d", key_of(r, suffix, op, key), lo, hi);
-        return 0;
-    }
-    *out = (int)m->int_value;
-    return 1;
+    char key[256];
+    return capt_meta_read_int(r->file, key_of(r, suffix, op, key), lo, hi, out, r->err);
 }
 
 /* An int array of exactly n elements, each in [lo, hi]. */
 static int read_ints(reader *r, const char *suffix, int op, size_t n, int lo, int hi, int *out) {
-    const capt_meta *m = find(r, suffix, CAPT_META_ARRAY, op);
-    int ok = m && m->count == n;
-    for (size_t i = 0; ok && i < n; i++) {
-        int64_t v = capt_meta_int_at(m, i);
-        ok = v >= lo && v <= hi;
-        out[i] = (int)v;
-    }
-    if (!ok) {
-        char key[256];
-        capt_fail(r->err, CAPT_E_FORMAT, "model: %s is missing or not %zu ints in %d..%d", key_of(r, suffix, op, key), n,
-                  lo, hi);
-    }
-    return ok;
+    char key[256];
+    return capt_meta_read_ints(r->file, key_of(r, suffix, op, key), n, lo, hi, out, r->err);
 }
 
 static int read_string_is(reader *r, const char *suffix, int op, const char *value) {
@@ -78,7 +61,11 @@ static const capt_tensor *op_tensor(reader *r, int op, const char *suffix, int n
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
-static size_t value_floats(convnet_shape s) { return (size_t)s.h * s.w * s.c; }
+/* Floats of a value [h, w, c]; SIZE_MAX when that overflows size_t (32 bits on wasm32). */
+static size_t value_floats(convnet_shape s) {
+    size_t n;
+    return capt_size_mul3(s.h, s.w, s.c, &n) ? n : SIZE_MAX;
+}
 
 /* Output size of a convolution window sweep; the kernels bounds-check every tap, so this
  * only has to keep the shapes consistent. */
@@ -240,26 +227,19 @@ capt_status capt_convnet_load(const capt_file *file, const char *prefix, const c
     int input[3];
     capt_status st = CAPT_E_FORMAT;
     if (!read_int(&r, "n_ops", -1, 1, MAX_OPS, &net->n_ops)) goto fail;
-    {
-        const capt_meta *m = find(&r, "input", CAPT_META_ARRAY, -1);
-        if (!m || m->count != 3) {
-            capt_fail(err, CAPT_E_FORMAT, "model: %s.input must be [height, width, channels]", prefix);
-            goto fail;
-        }
-        for (int k = 0; k < 3; k++) input[k] = (int)capt_meta_int_at(m, (size_t)k);
-        if (input[0] < 1 || input[0] > MAX_SIDE || input[1] < 1 || input[1] > MAX_SIDE || input[2] != 3) {
-            capt_fail(err, CAPT_E_FORMAT, "model: %s.input must be an RGB image size", prefix);
-            goto fail;
-        }
+    if (!read_ints(&r, "input", -1, 3, 1, MAX_SIDE, input)) goto fail; /* [height, width, channels] */
+    if (input[2] != 3) {
+        capt_fail(err, CAPT_E_FORMAT, "model: %s.input must be an RGB image size", prefix);
+        goto fail;
     }
     net->hard_scale = 1.0f / 6.0f;
     {
-        const capt_meta *h = find(&r, "hard_scale", CAPT_META_FLOAT, -1);
-        if (h && !(h->float_value > 0 && h->float_value < 1)) {
+        char key[256];
+        if (!capt_meta_read_float(file, key_of(&r, "hard_scale", -1, key), 1.0f / 6.0f, &net->hard_scale, err)) goto fail;
+        if (!(net->hard_scale > 0 && net->hard_scale < 1)) {
             capt_fail(err, CAPT_E_FORMAT, "model: %s.hard_scale must be in (0, 1)", prefix);
             goto fail;
         }
-        if (h) net->hard_scale = (float)h->float_value;
     }
     net->ops = calloc((size_t)net->n_ops, sizeof *net->ops);
     net->shapes = calloc((size_t)net->n_ops + 1, sizeof *net->shapes);
@@ -278,12 +258,13 @@ capt_status capt_convnet_load(const capt_file *file, const char *prefix, const c
         const convnet_op *op = &net->ops[i];
         convnet_shape o = net->shapes[i + 1];
         if (op->kind == OP_CONV2D && !(op->kh == 1 && op->kw == 1 && op->stride_h == 1 && op->stride_w == 1)) {
-            size_t cols = (size_t)op->kh * op->kw * net->shapes[op->inputs[0]].c, rows = (size_t)o.h * o.w;
-            if (rows * cols > MAX_VALUE_FLOATS) {
+            size_t rows, patches; /* [out h * out w, kh * kw * C_in] */
+            if (!capt_size_mul3(op->kh, op->kw, net->shapes[op->inputs[0]].c, &patches) ||
+                !capt_size_mul3(o.h, o.w, 1, &rows) || !capt_size_mul(rows, patches, &rows) || rows > MAX_VALUE_FLOATS) {
                 capt_fail(err, CAPT_E_FORMAT, "model: op %d needs too much im2col memory", i);
                 goto fail;
             }
-            if (rows * cols > net->im2col_floats) net->im2col_floats = rows * cols;
+            if (rows > net->im2col_floats) net->im2col_floats = rows;
         }
     }
     if ((st = plan_memory(net, err)) != CAPT_OK) goto fail;

@@ -134,27 +134,27 @@ void capt_decoder_free(capt_decoder *dec) {
 capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, decoder_state *s, capt_error *err) {
     memset(s, 0, sizeof *s);
     s->max_beams = max_beams;
-    size_t d = (size_t)dec->d, N = (size_t)dec->n_memory, B = (size_t)max_beams, L = (size_t)dec->layers;
-    size_t cache = B * L * (size_t)dec->max_len * d, span = (size_t)dec->max_len > N ? (size_t)dec->max_len : N;
-    nn_buffer parts[] = {{&s->mem, N * d},
-                 {&s->cross_k, L * N * d},
-                 {&s->cross_v, L * N * d},
-                 {&s->self_k, cache},
-                 {&s->self_v, cache},
-                 {&s->self_k2, cache},
-                 {&s->self_v2, cache},
-                 {&s->x, B * d},
-                 {&s->h, B * d},
-                 {&s->q, B * d},
-                 {&s->att, B * d},
-                 {&s->mlp, B * (size_t)dec->mlp},
-                 {&s->scores, B * (size_t)dec->heads * span},
-                 {&s->logits, B * (size_t)dec->vocab},
-                 {&s->cross_weights, B * L * (size_t)dec->heads * N},
-                 {&s->grid16, (size_t)dec->n_visual * dec->d_visual}};
-    if (nn_alloc_buffers(parts, sizeof parts / sizeof parts[0])) return CAPT_OK;
-    capt_decoder_state_free(s);
-    return capt_fail(err, CAPT_E_NOMEM, "decoder: out of memory for its state");
+    const int64_t d = dec->d, N = dec->n_memory, B = max_beams, L = dec->layers, T = dec->max_len;
+    const int64_t span = T > N ? T : N;
+    nn_buffer parts[] = {{&s->mem, {N, d}},
+                 {&s->cross_k, {L, N, d}},
+                 {&s->cross_v, {L, N, d}},
+                 {&s->self_k, {B, L, T, d}},
+                 {&s->self_v, {B, L, T, d}},
+                 {&s->self_k2, {B, L, T, d}},
+                 {&s->self_v2, {B, L, T, d}},
+                 {&s->x, {B, d}},
+                 {&s->h, {B, d}},
+                 {&s->q, {B, d}},
+                 {&s->att, {B, d}},
+                 {&s->mlp, {B, dec->mlp}},
+                 {&s->scores, {B, dec->heads, span}},
+                 {&s->logits, {B, dec->vocab}},
+                 {&s->cross_weights, {B, L, dec->heads, N}},
+                 {&s->grid16, {dec->n_visual, dec->d_visual}}};
+    capt_status st = nn_alloc_buffers(parts, sizeof parts / sizeof parts[0], "decoder", err);
+    if (st) capt_decoder_state_free(s);
+    return st;
 }
 
 void capt_decoder_state_free(decoder_state *s) {

@@ -1,8 +1,11 @@
-/* format.c — reader for .capt v1 model files (docs/format.md).
+/* format.c — reader for .capt model files (docs/format.md), and the typed metadata reads.
  *
  * The file is parsed from a caller-owned buffer with a bounds-checked cursor: every count,
  * length and offset is checked against the bytes that remain before it is used, and every
  * allocation is bounded by the file size (a count can never exceed the bytes it needs). */
+#include <float.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -367,4 +370,43 @@ const capt_tensor *capt_file_tensor_checked(const capt_file *f, const char *name
         return NULL;
     }
     return t;
+}
+
+int capt_meta_read_int(const capt_file *f, const char *key, int64_t lo, int64_t hi, int *out, capt_error *err) {
+    const capt_meta *m = capt_file_find_meta(f, key);
+    if (!m || m->type != CAPT_META_INT || m->int_value < lo || m->int_value > hi || lo < INT_MIN || hi > INT_MAX) {
+        capt_fail(err, CAPT_E_FORMAT, "model: %s is missing or not an int in %lld..%lld", key, (long long)lo,
+                  (long long)hi);
+        return 0;
+    }
+    *out = (int)m->int_value;
+    return 1;
+}
+
+int capt_meta_read_ints(const capt_file *f, const char *key, size_t n, int64_t lo, int64_t hi, int *out,
+                        capt_error *err) {
+    const capt_meta *m = capt_file_find_meta(f, key);
+    int ok = m && m->type == CAPT_META_ARRAY && m->elem_type == CAPT_META_INT && m->count == n && lo >= INT_MIN &&
+             hi <= INT_MAX;
+    for (size_t i = 0; ok && i < n; i++) {
+        int64_t v = capt_meta_int_at(m, i);
+        ok = v >= lo && v <= hi;
+        out[i] = ok ? (int)v : 0;
+    }
+    if (!ok)
+        capt_fail(err, CAPT_E_FORMAT, "model: %s is missing or not %zu ints in %lld..%lld", key, n, (long long)lo,
+                  (long long)hi);
+    return ok;
+}
+
+int capt_meta_read_float(const capt_file *f, const char *key, float fallback, float *out, capt_error *err) {
+    const capt_meta *m = capt_file_find_meta(f, key);
+    *out = fallback;
+    if (!m) return 1;
+    if (m->type != CAPT_META_FLOAT || !isfinite(m->float_value) || fabs(m->float_value) > FLT_MAX) {
+        capt_fail(err, CAPT_E_FORMAT, "model: %s is not a finite float", key);
+        return 0;
+    }
+    *out = (float)m->float_value;
+    return 1;
 }

@@ -21,6 +21,16 @@ static inline int capt_meta_is(const capt_meta *m, const char *text) {
     return m && m->type == CAPT_META_STRING && capt_str_is(m->string_value, text);
 }
 
+/* The metadata reader every loader uses: typed, range-checked reads of a key, each
+ * failing (0) with a message that names the key and what it must be. Ints are read as
+ * int64 and checked before they narrow, so a hostile 2^32 + 16 is not 16. */
+int capt_meta_read_int(const capt_file *f, const char *key, int64_t lo, int64_t hi, int *out, capt_error *err);
+/* An int array of exactly n elements, each in [lo, hi]. */
+int capt_meta_read_ints(const capt_file *f, const char *key, size_t n, int64_t lo, int64_t hi, int *out,
+                        capt_error *err);
+/* A finite float; a missing key gives `fallback` (a wrong type or value fails). */
+int capt_meta_read_float(const capt_file *f, const char *key, float fallback, float *out, capt_error *err);
+
 /* CRC-32 as zlib's crc32(): continues `crc` (0 to start) over n bytes. */
 uint32_t capt_crc32(uint32_t crc, const void *data, size_t n);
 /* The CRC-32 a .capt file's header must hold: of the whole file, with the header's

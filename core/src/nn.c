@@ -7,25 +7,17 @@
 
 #include "internal.h"
 
+/* The loader's reads keep the first failure's message. */
 int nn_meta_int(nn_loader *l, const char *key, int lo, int hi) {
-    const capt_meta *m = capt_file_find_meta(l->file, key);
-    if (!m || m->type != CAPT_META_INT || m->int_value < lo || m->int_value > hi) {
-        if (l->ok) capt_fail(l->err, CAPT_E_FORMAT, "model: %s is missing or not an int in %d..%d", key, lo, hi);
-        l->ok = 0;
-        return lo;
-    }
-    return (int)m->int_value;
+    int v = lo;
+    if (l->ok && !capt_meta_read_int(l->file, key, lo, hi, &v, l->err)) l->ok = 0;
+    return v;
 }
 
 float nn_meta_float(nn_loader *l, const char *key, float fallback) {
-    const capt_meta *m = capt_file_find_meta(l->file, key);
-    if (!m) return fallback;
-    if (m->type != CAPT_META_FLOAT || !isfinite(m->float_value)) {
-        if (l->ok) capt_fail(l->err, CAPT_E_FORMAT, "model: %s is not a finite float", key);
-        l->ok = 0;
-        return fallback;
-    }
-    return (float)m->float_value;
+    float v = fallback;
+    if (l->ok && !capt_meta_read_float(l->file, key, fallback, &v, l->err)) l->ok = 0;
+    return v;
 }
 
 const float *nn_vec(nn_loader *l, const char *name, int64_t n) {
@@ -81,10 +73,16 @@ void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, co
     }
 }
 
-int nn_alloc_buffers(const nn_buffer *buffers, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!(*buffers[i].p = malloc((buffers[i].floats ? buffers[i].floats : 1) * sizeof(float)))) return 0;
-    return 1;
+capt_status nn_alloc_buffers(const nn_buffer *buffers, size_t n, const char *what, capt_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        size_t bytes = sizeof(float);
+        for (int k = 0; k < 4 && buffers[i].dims[k]; k++)
+            if (buffers[i].dims[k] < 0 || (uint64_t)buffers[i].dims[k] > SIZE_MAX ||
+                !capt_size_mul(bytes, (size_t)buffers[i].dims[k], &bytes))
+                return capt_fail(err, CAPT_E_FORMAT, "model: the %s's buffer %zu is too large for this machine", what, i);
+        if (!(*buffers[i].p = malloc(bytes))) return capt_fail(err, CAPT_E_NOMEM, "%s: out of memory for its buffers", what);
+    }
+    return CAPT_OK;
 }
 
 void nn_add_into(float *x, const float *y, size_t n) {

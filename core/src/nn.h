@@ -39,15 +39,17 @@ void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, co
 void nn_add_into(float *x, const float *y, size_t n);
 void nn_softmax(float *s, int n); /* in place */
 
-/* A float buffer to allocate: *p gets `floats` floats. */
+/* A float buffer to allocate: *p gets the product of `dims` floats (unused dims: 0 ends
+ * the list), multiplied with overflow checks: the dims come from a model file. */
 typedef struct nn_buffer {
     float **p;
-    size_t floats;
+    int64_t dims[4];
 } nn_buffer;
 
-/* Allocates every buffer; returns 0 at the first failure (the caller frees what was
- * allocated: its pointers start NULL). */
-int nn_alloc_buffers(const nn_buffer *buffers, size_t n);
+/* Allocates every buffer. On failure (a size that overflows: CAPT_E_FORMAT; out of
+ * memory) the message names `what`; the caller frees what was allocated (its pointers
+ * start NULL). */
+capt_status nn_alloc_buffers(const nn_buffer *buffers, size_t n, const char *what, capt_error *err);
 
 typedef enum nn_activation { NN_GELU, NN_QUICK_GELU } nn_activation;
 void nn_activate(nn_activation act, float *x, size_t n);

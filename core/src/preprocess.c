@@ -8,26 +8,19 @@ capt_status capt_preprocess_read(const capt_file *f, const char *prefix, preproc
     char key[6][96];
     const char *names[6] = {"width", "height", "mean", "std", "resize", "filter"};
     for (int i = 0; i < 6; i++) snprintf(key[i], sizeof key[i], "%s.%s", prefix, names[i]);
-    const capt_meta *w = capt_file_find_meta(f, key[0]), *h = capt_file_find_meta(f, key[1]);
     const capt_meta *mean = capt_file_find_meta(f, key[2]), *std = capt_file_find_meta(f, key[3]);
     const capt_meta *resize = capt_file_find_meta(f, key[4]), *filter = capt_file_find_meta(f, key[5]);
-    if (!w || !h || w->type != CAPT_META_INT || h->type != CAPT_META_INT || w->int_value < 1 || w->int_value > 8192 ||
-        h->int_value < 1 || h->int_value > 8192)
-        return capt_fail(err, CAPT_E_FORMAT, "model: %s.width/height missing or out of range", prefix);
+    if (!capt_meta_read_int(f, key[0], 1, 8192, &p->width, err) || !capt_meta_read_int(f, key[1], 1, 8192, &p->height, err))
+        return CAPT_E_FORMAT;
     if (!mean || !std || mean->type != CAPT_META_ARRAY || std->type != CAPT_META_ARRAY ||
         mean->elem_type != CAPT_META_FLOAT || std->elem_type != CAPT_META_FLOAT || mean->count != 3 || std->count != 3)
         return capt_fail(err, CAPT_E_FORMAT, "model: %s.mean/std must be 3 floats", prefix);
-    p->width = (int)w->int_value;
-    p->height = (int)h->int_value;
     p->shortest_side = 0;
     if (capt_meta_is(resize, "shortest_side")) {
         char side_key[96];
         snprintf(side_key, sizeof side_key, "%s.shortest_side", prefix);
-        const capt_meta *side = capt_file_find_meta(f, side_key);
-        if (!side || side->type != CAPT_META_INT || side->int_value < (p->width > p->height ? p->width : p->height) ||
-            side->int_value > 8192)
-            return capt_fail(err, CAPT_E_FORMAT, "model: %s.shortest_side must be an int >= the crop size", prefix);
-        p->shortest_side = (int)side->int_value;
+        if (!capt_meta_read_int(f, side_key, p->width > p->height ? p->width : p->height, 8192, &p->shortest_side, err))
+            return CAPT_E_FORMAT; /* at least the crop size */
     } else if (!capt_meta_is(resize, "stretch")) {
         return capt_fail(err, CAPT_E_UNSUPPORTED, "model: %s.resize must be \"stretch\" or \"shortest_side\"", prefix);
     }
