@@ -152,15 +152,6 @@ static void finish(beams *bm, const hyp *h, double normalized) {
 
 /* ---- one step of search ------------------------------------------------------------------- */
 
-/* log_softmax over V logits, in place. */
-static void log_softmax(float *x, int V) {
-    float max = x[0], sum = 0;
-    for (int v = 1; v < V; v++) max = x[v] > max ? x[v] : max;
-    for (int v = 0; v < V; v++) sum += expf(x[v] - max);
-    float lse = max + logf(sum);
-    for (int v = 0; v < V; v++) x[v] -= lse;
-}
-
 /* Bans every token that would repeat an n-gram already in h (n = no_repeat). */
 static void ban_repeats(const hyp *h, int no_repeat, float *logp) {
     if (no_repeat < 1 || h->n + 1 < no_repeat) return;
@@ -204,17 +195,16 @@ static uint64_t next_random(uint64_t *state) { /* splitmix64 */
     return z ^ (z >> 31);
 }
 
-/* Samples a token from softmax(logp / temperature) within the top-p nucleus. */
+/* Samples a token from softmax(logp / temperature) within the top-p nucleus; logp is
+ * overwritten with those probabilities. */
 static int sample(float *logp, int V, float temperature, float top_p, uint64_t *rng, int *order) {
-    float max = -INFINITY;
-    for (int v = 0; v < V; v++) max = logp[v] > max ? logp[v] : max;
-    double sum = 0;
-    for (int v = 0; v < V; v++) sum += (logp[v] = expf((logp[v] - max) / temperature));
+    for (int v = 0; v < V; v++) logp[v] /= temperature;
+    nn_softmax(logp, V); /* [V] probabilities */
     for (int v = 0; v < V; v++) order[v] = v;
     /* partial selection sort: only as far as the nucleus reaches */
     double mass = 0;
     int n = 0;
-    while (n < V && mass < top_p * sum) {
+    while (n < V && mass < top_p) {
         int best = n;
         for (int v = n + 1; v < V; v++)
             if (logp[order[v]] > logp[order[best]]) best = v;
@@ -417,7 +407,7 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
         if (step == 0) memcpy(first_logits, s->logits, sizeof(float) * (size_t)V);
         for (int b = 0; b < n_live; b++) {
             apply_guidance(g, &bm->live[b], s->logits + (size_t)b * V);
-            log_softmax(s->logits + (size_t)b * V, V);
+            nn_log_softmax(s->logits + (size_t)b * V, V);
             ban_repeats(&bm->live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
         }
         int n_top;
@@ -470,11 +460,8 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
 /* The softmax of the encoder's classifier; computed once per image, read by the guidance
  * and by the concepts a result reports. */
 static void class_softmax(const capt_features *f, float *probs) {
-    float max = f->logits[0];
-    for (int c = 1; c < f->n_classes; c++) max = f->logits[c] > max ? f->logits[c] : max;
-    double sum = 0;
-    for (int c = 0; c < f->n_classes; c++) sum += exp((double)(f->logits[c] - max));
-    for (int c = 0; c < f->n_classes; c++) probs[c] = (float)(exp((double)(f->logits[c] - max)) / sum);
+    memcpy(probs, f->logits, sizeof(float) * (size_t)f->n_classes);
+    nn_softmax(probs, f->n_classes);
 }
 
 /* The most probable labelled classes. */

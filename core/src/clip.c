@@ -142,11 +142,10 @@ void capt_clip_text_free(clip_text *t) {
 capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_floats, int embed_dim, clip_work *w,
                                  capt_error *err) {
     memset(w, 0, sizeof *w);
-    const int64_t n = n_max, d = s->width, hd = d / s->heads;
+    const int64_t n = n_max, d = s->width;
     nn_buffer parts[] = {{&w->x, {n, d}},      {&w->h, {n, d}},       {&w->q, {n, d}},      {&w->k, {n, d}},
                  {&w->v, {n, d}},      {&w->att, {n, d}},     {&w->mlp, {n, s->mlp}},
-                 {&w->qh, {n, hd}},    {&w->kh, {n, hd}},     {&w->vt, {n, hd}},    {&w->oh, {n, hd}},
-                 {&w->scores, {n, n}}, {&w->patches, {(int64_t)patch_floats}},
+                 {&w->scores, {s->heads, n}}, {&w->patches, {(int64_t)patch_floats}},
                  {&w->pooled, {d}},    {&w->embedding, {embed_dim}}};
     capt_status st = nn_alloc_buffers(parts, sizeof parts / sizeof parts[0], "CLIP tower", err);
     if (st) capt_clip_work_free(w);
@@ -154,50 +153,24 @@ capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_fl
 }
 
 void capt_clip_work_free(clip_work *w) {
-    float *all[] = {w->x,  w->h,  w->q,  w->k,      w->v,       w->att,    w->mlp,     w->qh,
-                    w->kh, w->vt, w->oh, w->scores, w->patches, w->pooled, w->embedding};
+    float *all[] = {w->x, w->h, w->q, w->k, w->v, w->att, w->mlp, w->scores, w->patches, w->pooled, w->embedding};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(w, 0, sizeof *w);
 }
 
 /* ---- the shared transformer ------------------------------------------------------------------ */
 
-/* y[M, N] = x[M, K] · w[N, K]ᵀ with both operands f32 activations. */
-static capt_status matmul(capt_pool *pool, capt_isa isa, const float *x, const float *wt, float *y, int M, int N,
-                          int K, capt_error *err) {
-    capt_gemm_args g = {.x = x, .w = wt, .wtype = CAPT_DTYPE_F32, .y = y, .M = M, .N = N, .K = K, .float_activations = 1};
-    return capt_gemm(pool, isa, &g, err);
-}
-
-/* Multi-head self-attention of the n rows of w->h (causal: token i sees 0..i); the
- * output projection is left in w->h. */
+/* Multi-head self-attention of the n rows of w->h (causal: token i sees 0..i), one
+ * query row at a time; the output projection is left in w->h. */
 static capt_status attention(const clip_stack *s, const clip_block *b, clip_work *w, int n, int causal,
                              capt_pool *pool, capt_isa isa, capt_error *err) {
-    const int d = s->width, hd = d / s->heads;
-    const float scale = 1.0f / sqrtf((float)hd);
-    capt_status st = nn_linear_apply(&b->q, pool, isa, w->h, n, w->q, err);
+    const int d = s->width;
+    capt_status st = nn_linear_apply(&b->q, pool, isa, w->h, n, w->q, err); /* [n, d] each */
     if (!st) st = nn_linear_apply(&b->k, pool, isa, w->h, n, w->k, err);
     if (!st) st = nn_linear_apply(&b->v, pool, isa, w->h, n, w->v, err);
-    for (int head = 0; head < s->heads && !st; head++) {
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < hd; j++) {
-                size_t src = (size_t)i * d + (size_t)head * hd + j;
-                w->qh[(size_t)i * hd + j] = w->q[src] * scale;
-                w->kh[(size_t)i * hd + j] = w->k[src];
-                w->vt[(size_t)j * n + i] = w->v[src];
-            }
-        st = matmul(pool, isa, w->qh, w->kh, w->scores, n, n, hd, err); /* [n, n] */
-        if (st) break;
-        for (int i = 0; i < n; i++) {
-            float *row = w->scores + (size_t)i * n;
-            int seen = causal ? i + 1 : n;
-            nn_softmax(row, seen);
-            for (int j = seen; j < n; j++) row[j] = 0.0f;
-        }
-        st = matmul(pool, isa, w->scores, w->vt, w->oh, n, hd, n, err); /* [n, hd] */
-        for (int i = 0; !st && i < n; i++)
-            memcpy(w->att + (size_t)i * d + (size_t)head * hd, w->oh + (size_t)i * hd, sizeof(float) * hd);
-    }
+    for (int i = 0; i < n && !st; i++)
+        nn_attend(w->q + (size_t)i * d, w->k, w->v, causal ? i + 1 : n, (size_t)d, d, s->heads, w->scores,
+                  w->att + (size_t)i * d);
     if (!st) st = nn_linear_apply(&b->o, pool, isa, w->att, n, w->h, err);
     return st;
 }
@@ -243,7 +216,9 @@ capt_status capt_clip_vision_forward(const clip_vision *v, clip_work *w, capt_po
                     for (int x = 0; x < P; x++)
                         row[(c * P + y) * P + x] = pixels[((size_t)(gy * P + y) * S + (size_t)(gx * P + x)) * 3 + c];
         }
-    capt_status st = matmul(pool, isa, w->patches, v->patch_w, w->x + d, v->grid * v->grid, d, K, err);
+    capt_gemm_args g = {.x = w->patches, .w = v->patch_w, .wtype = CAPT_DTYPE_F32, .y = w->x + d,
+                        .M = v->grid * v->grid, .N = d, .K = K, .float_activations = 1};
+    capt_status st = capt_gemm(pool, isa, &g, err); /* [grid * grid, d] after the class token */
     if (st) return st;
     memcpy(w->x, v->class_emb, sizeof(float) * d);
     nn_add_into(w->x, v->pos, (size_t)v->n_tokens * d);

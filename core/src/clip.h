@@ -56,8 +56,7 @@ typedef struct clip_work {
     float *x;                    /* [n_max, width]: the residual stream; after a pass, the last hidden state */
     float *h, *q, *k, *v, *att;  /* [n_max, width] */
     float *mlp;                  /* [n_max, mlp] */
-    float *qh, *kh, *vt, *oh;    /* one head: [n_max, hd], [n_max, hd], [hd, n_max], [n_max, hd] */
-    float *scores;               /* [n_max, n_max] */
+    float *scores;               /* [heads, n_max]: one query row's attention weights */
     float *patches;              /* vision: [grid * grid, 3 * patch * patch] */
     float *pooled;               /* [width]: the final LN of the pooled token */
     float *embedding;            /* [embed_dim]: the projected (not normalised) embedding */

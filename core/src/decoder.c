@@ -166,30 +166,6 @@ void capt_decoder_state_free(decoder_state *s) {
 
 /* ---- building blocks ------------------------------------------------------------------------ */
 
-/* One query row per head against n key rows (stride ld floats): out[d] and the weights
- * [heads][n] left in w. */
-static void attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
-                   float *out) {
-    int hd = d / heads;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) {
-        float *wh = w + (size_t)h * n;
-        for (int j = 0; j < n; j++) {
-            const float *kj = k + (size_t)j * ld + (size_t)h * hd;
-            float dot = 0;
-            for (int i = 0; i < hd; i++) dot += q[h * hd + i] * kj[i];
-            wh[j] = dot * scale;
-        }
-        nn_softmax(wh, n);
-        float *o = out + (size_t)h * hd;
-        for (int i = 0; i < hd; i++) o[i] = 0;
-        for (int j = 0; j < n; j++) {
-            const float *vj = v + (size_t)j * ld + (size_t)h * hd;
-            for (int i = 0; i < hd; i++) o[i] += wh[j] * vj[i];
-        }
-    }
-}
-
 /* ---- the network ------------------------------------------------------------------------------ */
 
 /* The detection token's box features (CAPT_DET_FEATURES). */
@@ -291,7 +267,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
                    sizeof(float) * d);
         for (int b = 0; !st && b < n_beams; b++) {
             const float *k = s->self_k + ((size_t)b * L + l) * cache_stride, *v = s->self_v + ((size_t)b * L + l) * cache_stride;
-            attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
+            nn_attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
                    s->att + (size_t)b * d);
         }
         if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
@@ -301,7 +277,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
         st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
-            attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
+            nn_attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
                    H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
         if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;

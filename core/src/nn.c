@@ -96,6 +96,36 @@ void nn_softmax(float *s, int n) {
     for (int i = 0; i < n; i++) s[i] /= sum;
 }
 
+void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
+               float *out) {
+    int hd = d / heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < heads; h++) {
+        float *wh = w + (size_t)h * n;
+        for (int j = 0; j < n; j++) {
+            const float *kj = k + (size_t)j * ld + (size_t)h * hd;
+            float dot = 0;
+            for (int i = 0; i < hd; i++) dot += q[h * hd + i] * kj[i];
+            wh[j] = dot * scale;
+        }
+        nn_softmax(wh, n);
+        float *o = out + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) o[i] = 0;
+        for (int j = 0; j < n; j++) {
+            const float *vj = v + (size_t)j * ld + (size_t)h * hd;
+            for (int i = 0; i < hd; i++) o[i] += wh[j] * vj[i];
+        }
+    }
+}
+
+void nn_log_softmax(float *x, int n) {
+    float max = x[0], sum = 0;
+    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < n; i++) sum += expf(x[i] - max);
+    float lse = max + logf(sum);
+    for (int i = 0; i < n; i++) x[i] -= lse;
+}
+
 void nn_activate(nn_activation act, float *x, size_t n) {
     if (act == NN_GELU) /* exact (erf) GELU, as torch.nn.GELU() */
         for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));

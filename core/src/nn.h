@@ -37,7 +37,16 @@ capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, cons
 /* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b for each of `rows` rows of d; y may be x. */
 void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, const float *b, float eps);
 void nn_add_into(float *x, const float *y, size_t n);
-void nn_softmax(float *s, int n); /* in place */
+/* The softmax and the log-softmax of n values, in place (max subtracted first): the
+ * attention weights, and the decoder's next-token log probabilities. */
+void nn_softmax(float *s, int n);
+void nn_log_softmax(float *x, int n);
+
+/* The one attention: a query row per head against n key rows. q, out: [d]; k, v: n rows
+ * of stride ld floats, head h in columns h*hd..(h+1)*hd (hd = d / heads); the weights
+ * w[h][j] = softmax_j(q_h·k_j / sqrt(hd)) are left in w [heads][n]; out_h = Σ_j w[h][j] v_j.
+ * The decoder attends with it (self and cross), CLIP's towers once per token. */
+void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w, float *out);
 
 /* A float buffer to allocate: *p gets the product of `dims` floats (unused dims: 0 ends
  * the list), multiplied with overflow checks: the dims come from a model file. */
