@@ -26,8 +26,10 @@ function nativeCaptions(images) {
 
 const captioner = await Captioner.load(MODEL);
 
-test('the SIMD build is chosen in node', () => {
+test('the SIMD build is chosen in node; the defaults are the engine\'s (capt_caption_default_params)', () => {
   assert.equal(captioner.variant, 'simd');
+  assert.equal(captioner.threads, 1);
+  assert.deepEqual(captioner.defaults, { beam: 3, maxTokens: 20, alpha: 1, maxBeam: 16 });
 });
 
 test('same captions as the native CLI, first-step logits within 1e-3', async () => {

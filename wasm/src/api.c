@@ -32,6 +32,17 @@ static void set_error(session *s, capt_status st, const char *msg) {
     s->error[sizeof s->error - 1] = 0;
 }
 
+/* The defaults and limits, defined once in C (capt_caption_default_params, CAPT_MAX_BEAM,
+ * the build's thread pool) and read by the JavaScript API and the page. */
+#ifndef CAPT_WASM_MAX_THREADS
+#define CAPT_WASM_MAX_THREADS 1 /* the simd and plain builds run on the calling thread */
+#endif
+EMSCRIPTEN_KEEPALIVE int capt_js_default_beam(void) { return capt_caption_default_params().beam; }
+EMSCRIPTEN_KEEPALIVE int capt_js_default_max_tokens(void) { return capt_caption_default_params().max_tokens; }
+EMSCRIPTEN_KEEPALIVE double capt_js_default_alpha(void) { return capt_caption_default_params().length_alpha; }
+EMSCRIPTEN_KEEPALIVE int capt_js_max_beam(void) { return CAPT_MAX_BEAM; }
+EMSCRIPTEN_KEEPALIVE int capt_js_max_threads(void) { return CAPT_WASM_MAX_THREADS; }
+
 /* Takes ownership of `bytes` (allocated with malloc by the caller). */
 EMSCRIPTEN_KEEPALIVE session *capt_js_load(unsigned char *bytes, size_t len, int n_threads) {
     session *s = calloc(1, sizeof *s);

@@ -96,10 +96,19 @@ export declare function threadsSupported(): boolean;
 export declare function fetchModel(source: string | URL | ArrayBuffer | Uint8Array,
   onProgress?: (p: Progress) => void): Promise<Uint8Array>;
 
+/** caption()'s defaults and limits, as the engine defines them (capt_caption_default_params in C) */
+export interface CaptionDefaults {
+  beam: number;
+  maxTokens: number;
+  alpha: number;
+  maxBeam: number;
+}
+
 export declare class Captioner {
   static load(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<Captioner>;
   readonly variant: 'threads' | 'simd' | 'plain';
   readonly threads: number;
+  readonly defaults: CaptionDefaults;
   /** bytes of WebAssembly memory (flat across captions when nothing leaks) */
   readonly heapBytes: number;
   caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
@@ -119,6 +128,7 @@ export declare class Captioner {
 export interface WorkerCaptioner {
   readonly variant: 'threads' | 'simd' | 'plain';
   readonly threads: number;
+  readonly defaults: CaptionDefaults;
   caption(input: ImageInput, options?: CaptionOptions): Promise<CaptionResult>;
   dispose(): void;
 }

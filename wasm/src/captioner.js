@@ -31,9 +31,6 @@ export function threadsSupported() {
     simdSupported();
 }
 
-/** The workers the threads build starts with (CAPT_WASM_MAX_THREADS in CMakeLists.txt). */
-const MAX_THREADS = 4;
-
 async function loadEngine(variant) {
   const factory = variant === 'threads' ? (await import('./capt-threads.js')).default
     : variant === 'simd' ? (await import('./capt-simd.js')).default : (await import('./capt-plain.js')).default;
@@ -103,6 +100,10 @@ async function toPixels(input) {
   throw new TypeError('caption() takes encoded image bytes (Uint8Array, ArrayBuffer, Blob), ImageData or ImageBitmap');
 }
 
+/** {beam, maxTokens, alpha, maxBeam}: the defaults of a caption, read from the engine. */
+const engineDefaults = (m) => ({ beam: m._capt_js_default_beam(), maxTokens: m._capt_js_default_max_tokens(),
+  alpha: m._capt_js_default_alpha(), maxBeam: m._capt_js_max_beam() });
+
 export class Captioner {
   #m;
   #session;
@@ -115,6 +116,8 @@ export class Captioner {
     this.variant = variant;
     /** threads one caption runs on */
     this.threads = threads;
+    /** caption()'s defaults and limits, as the engine defines them (capt_caption_default_params) */
+    this.defaults = engineDefaults(module);
   }
 
   /**
@@ -126,8 +129,9 @@ export class Captioner {
   static async load(source, options = {}) {
     const variant = options.variant ?? (threadsSupported() ? 'threads' : simdSupported() ? 'simd' : 'plain');
     const cores = typeof navigator === 'object' ? navigator.hardwareConcurrency || 1 : 1;
-    const threads = variant === 'threads' ? Math.max(1, Math.min(MAX_THREADS, options.threads ?? cores)) : 1;
     const [m, bytes] = await Promise.all([loadEngine(variant), fetchModel(source, options.onProgress)]);
+    // the workers the build starts with (CAPT_WASM_MAX_THREADS in CMakeLists.txt; 1 without threads)
+    const threads = Math.max(1, Math.min(m._capt_js_max_threads(), options.threads ?? cores));
     const ptr = m._malloc(bytes.length);
     if (!ptr) throw new Error(`out of memory for a ${bytes.length}-byte model`);
     m.HEAPU8.set(bytes, ptr);
@@ -241,8 +245,8 @@ export class Captioner {
     return new Float32Array(m.HEAPU8.buffer, ptr, m._capt_js_embed_dim(this.#session)).slice();
   }
 
-  async #caption(input, { beam = 3, maxTokens = 20, alpha = 1.0, raw = false, concepts = true, onToken,
-    firstLogits = false } = {}) {
+  async #caption(input, { beam = this.defaults.beam, maxTokens = this.defaults.maxTokens, alpha = this.defaults.alpha,
+    raw = false, concepts = true, onToken, firstLogits = false } = {}) {
     const flags = (raw ? 1 : 0) | (concepts ? 0 : 2); // bit 1: no concept guidance
     const m = this.#m;
     this.#checkLive();
@@ -375,6 +379,7 @@ export function createWorkerCaptioner(modelUrl, options = {}) {
     { onProgress: options.onProgress }).then((info) => ({
     variant: info.variant,
     threads: info.threads,
+    defaults: info.defaults,
     caption: (input, opts = {}) => {
       const { onToken, ...rest } = opts;
       return call('caption', { input, options: { ...rest, stream: !!onToken } }, { onToken });

@@ -16,7 +16,8 @@ self.onmessage = async (e) => {
         threads: e.data.threads,
         onProgress: (progress) => self.postMessage({ id, type: 'progress', progress }),
       });
-      self.postMessage({ id, type: 'result', result: { variant: captioner.variant, threads: captioner.threads } });
+      self.postMessage({ id, type: 'result',
+        result: { variant: captioner.variant, threads: captioner.threads, defaults: captioner.defaults } });
     } else if (type === 'caption') {
       if (!captioner) throw new Error('no model is loaded');
       const { stream, ...options } = e.data.options || {};

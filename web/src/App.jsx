@@ -65,8 +65,9 @@ const validLength = (text) => {
 
 function Settings({ settings, setSettings, result }) {
   // The field's own text, so a number can be typed digit by digit; the setting follows it when valid.
-  const [maxText, setMaxText] = useState(String(settings.maxTokens));
-  useEffect(() => setMaxText((t) => (validLength(t) === settings.maxTokens ? t : String(settings.maxTokens))),
+  const shown = (v) => (v == null ? '' : String(v)); // (null until the engine says its defaults)
+  const [maxText, setMaxText] = useState(shown(settings.maxTokens));
+  useEffect(() => setMaxText((t) => (validLength(t) === settings.maxTokens ? t : shown(settings.maxTokens))),
     [settings.maxTokens]);
   const layers = result?.attention.layers ?? 3;
   const heads = result?.attention.heads ?? 8;
@@ -76,7 +77,7 @@ function Settings({ settings, setSettings, result }) {
     <fieldset className="grid grid-cols-2 sm:grid-cols-3 gap-3 rounded-lg border border-stone-200 bg-white p-3">
       <legend className="px-1 text-sm font-medium text-stone-600">Settings</legend>
       <label className={field}>Beam size
-        <select className={input} value={settings.beam} onChange={(e) => setSettings({ ...settings, beam: +e.target.value })}>
+        <select className={input} value={shown(settings.beam)} onChange={(e) => setSettings({ ...settings, beam: +e.target.value })}>
           {[1, 2, 3, 4, 5].map((b) => <option key={b} value={b}>{b === 1 ? '1 (greedy)' : b}</option>)}
         </select>
       </label>
@@ -87,7 +88,7 @@ function Settings({ settings, setSettings, result }) {
             const v = validLength(e.target.value);
             if (v != null) setSettings({ ...settings, maxTokens: v });
           }}
-          onBlur={() => setMaxText(String(settings.maxTokens))} />
+          onBlur={() => setMaxText(shown(settings.maxTokens))} />
       </label>
       <label className={field}>Attention layer
         <select className={input} value={settings.layer} onChange={(e) => setSettings({ ...settings, layer: +e.target.value })}>
@@ -202,7 +203,8 @@ export default function App() {
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
   const [selected, setSelected] = useState(null);
-  const [settings, setSettings] = useState({ beam: 3, maxTokens: 20, layer: 2, head: 0, opacity: 0.7, boxes: false });
+  // beam and maxTokens: the engine's defaults (capt_caption_default_params in C), once it is loaded
+  const [settings, setSettings] = useState({ beam: null, maxTokens: null, layer: 2, head: 0, opacity: 0.7, boxes: false });
   const overlay = useRef(null);
   const fileInput = useRef(null);
   const lastInput = useRef(null);
@@ -220,7 +222,10 @@ export default function App() {
       .then((e) => {
         created = e;
         if (cancelled) e.dispose();
-        else setEngine(e);
+        else {
+          setSettings((s) => ({ ...s, beam: s.beam ?? e.defaults.beam, maxTokens: s.maxTokens ?? e.defaults.maxTokens }));
+          setEngine(e);
+        }
       })
       .catch((err) => !cancelled && setLoadError(err.message || String(err)))
       .finally(() => !cancelled && setProgress(null));
