@@ -1,4 +1,4 @@
-"""Painted concepts: visual grids for text-only captions (docs/model.md, "Text-only
+"""Painted concepts: visual grids for text-only captions (docs/experiments/decoder.md, "Text-only
 captions"). A text-only caption has no image, and a decoder trained on it with an empty
 grid learns words it never links to what the encoder sees. Instead, each such caption
 gets the grid of a random Flickr8k training image into which the ImageNet classes its

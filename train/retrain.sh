@@ -68,7 +68,7 @@ OPENBLAS_NUM_THREADS=2 $PY train/train.py --threads 1 $IMAGES \
 # The Flickr8k decoder: the average of the last 10 epochs (on dev, beam 3: CIDEr-D 0.454 vs
 # 0.443 for the single best epoch of the run without mirrored images).
 $PY train/average.py "$RUN/flickr8k.pt" $(ls "$RUN"/epoch*.pt | tail -10)
-# Then the wider world (docs/model.md, "Text-only captions"): 12 more epochs, each step
+# Then the wider world (docs/experiments/decoder.md, "Text-only captions"): 12 more epochs, each step
 # also half a batch of COCO / Flickr30k captions on painted grids, in a vocabulary of the
 # 7,217 most frequent tokens of all that text; the last 4 epochs averaged.
 stage "2/4 text-only captions"
@@ -77,7 +77,7 @@ $PY train/train.py $IMAGES \
   --text coco flickr30k --paint weights/mobilenet_v2.capt --text-ratio 0.5 --vocab-size 7217 \
   --lr 3e-4 --warmup-epochs 0.5
 $PY train/average.py "$RUN/text.pt" $(ls "$RUN"/text/epoch*.pt | tail -4)
-# Then COCO's way of describing (docs/model.md, "COCO words and COCO text"): 5 epochs in
+# Then COCO's way of describing (docs/experiments/decoder.md, "COCO words and COCO text"): 5 epochs in
 # which each step holds as many COCO captions as images, each painted onto a training image
 # that agrees with it on people and dogs; the last 3 epochs averaged.
 stage "3/4 COCO captions"
@@ -86,7 +86,7 @@ $PY train/train.py $IMAGES \
   --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --match-base --vocab-size 7217 \
   --lr 2e-4 --warmup-epochs 0.3
 $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
-# Then one epoch of self-critical training (docs/model.md, "Self-critical stage"): 5
+# Then one epoch of self-critical training (docs/experiments/decoder.md, "Self-critical stage"): 5
 # captions sampled per image, rewarded by their CIDEr-D, beside the COCO captions'
 # cross-entropy at weight 0.1.
 stage "4/4 self-critical"

@@ -13,7 +13,7 @@ OUT/log.csv and OUT/curves.png; checkpoints OUT/last.pt and OUT/best.pt (resumab
 --resume).
 
 With --text coco flickr30k, every step also trains on a batch of text-only captions
-(docs/model.md, "Text-only captions and painted concepts"), drawn from the named corpora
+(docs/experiments/decoder.md, "Text-only captions and painted concepts"), drawn from the named corpora
 in equal shares. Their visual memory is computed from an all-zero grid, or, with --paint,
 from a random training image's grid with the classes the caption names painted in
 (painted.py; then only captions that name a class are used), so the words learned from
@@ -21,7 +21,7 @@ text are tied to what the encoder sees. --vocab-size then
 keeps the output layer small (the most frequent tokens of all the training text), and
 --init may start from a decoder with another vocabulary (shared tokens keep their rows).
 
-With --scst K (docs/model.md, "Self-critical stage"), the image captions are not taught
+With --scst K (docs/experiments/decoder.md, "Self-critical stage"), the image captions are not taught
 but sampled: K captions per image from the decoder itself, each rewarded by its CIDEr-D
 against the image's captions minus the mean reward of the image's other samples
 (self_critical_loss); text-only captions, if any, keep their cross-entropy, weighted by
