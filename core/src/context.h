@@ -34,6 +34,8 @@ struct capt_context {
     capt_tokenizer *tok; /* with a text tower */
     int32_t *ids;        /* [text context] */
     float *input;        /* [height, width, 3] */
+    preprocess_work pre_work;       /* the image fitted to the input, */
+    preprocess_work det_pre_work;   /* and to the detector's */
     float *class_probs;  /* [classes]: the softmax of the encoder's classifier, when it has one */
     convnet_work det_work;         /* with a detector: its activations, */
     float *det_input;              /* its input [height, width, 3] */

@@ -132,7 +132,7 @@ capt_status capt_detect(capt_context *ctx, const capt_image *image, float min_sc
     }
     capt_error e;
     double t0 = capt_now_ms();
-    if (capt_preprocess_image(&det->pre, image, ctx->det_input, &e) ||
+    if (capt_preprocess_image(&det->pre, &ctx->det_pre_work, image, ctx->det_input, &e) ||
         capt_convnet_forward(det->net, &ctx->det_work, ctx->pool, ctx->isa, ctx->det_input, &e))
         return capt_context_fail(ctx, &e);
     const float *heatmap = capt_convnet_value(det->net, &ctx->det_work, det->net->outputs[DETECTOR_HEATMAP]);

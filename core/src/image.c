@@ -272,19 +272,22 @@ static double cubic(double x) {
     return 0.0;
 }
 
-static int make_taps(int in_size, int out_size, capt_resample filter, taps *t) {
+/* Taps of a resize of in_size samples to out_size (Pillow's filter support, widened when
+ * downscaling), for the outputs [first, first + n) only. */
+int capt_resample_ksize(int in_size, int out_size, capt_resample filter) {
+    double scale = (double)in_size / out_size, filter_scale = scale < 1.0 ? 1.0 : scale;
+    double support = (filter == CAPT_RESAMPLE_BICUBIC ? 2.0 : 1.0) * filter_scale;
+    return (int)ceil(support) * 2 + 1;
+}
+
+/* Fills t (bounds [n][2], k [n][t->ksize], w scratch [t->ksize]) for outputs first..first+n-1. */
+static void make_taps(int in_size, int out_size, int first, int n_out, capt_resample filter, taps *t, double *w) {
     double (*kernel)(double) = filter == CAPT_RESAMPLE_BICUBIC ? cubic : triangle;
     double scale = (double)in_size / out_size, filter_scale = scale < 1.0 ? 1.0 : scale, inv_scale = 1.0 / filter_scale;
     double support = (filter == CAPT_RESAMPLE_BICUBIC ? 2.0 : 1.0) * filter_scale;
-    t->ksize = (int)ceil(support) * 2 + 1;
-    t->bounds = malloc(sizeof(int) * 2 * (size_t)out_size);
-    t->k = calloc((size_t)out_size * (size_t)t->ksize, sizeof(int));
-    double *w = malloc(sizeof(double) * (size_t)t->ksize);
-    if (!t->bounds || !t->k || !w) {
-        free(w);
-        return 0;
-    }
-    for (int o = 0; o < out_size; o++) {
+    memset(t->k, 0, sizeof(int) * (size_t)n_out * (size_t)t->ksize);
+    for (int j = 0; j < n_out; j++) {
+        int o = first + j;
         double center = (o + 0.5) * scale, sum = 0.0;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         if (lo < 0) lo = 0;
@@ -296,13 +299,11 @@ static int make_taps(int in_size, int out_size, capt_resample filter, taps *t) {
         }
         for (int i = 0; i < n; i++) {
             double v = sum != 0.0 ? w[i] / sum : w[i];
-            t->k[(size_t)o * t->ksize + i] = (int)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+            t->k[(size_t)j * t->ksize + i] = (int)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
         }
-        t->bounds[2 * o] = lo;
-        t->bounds[2 * o + 1] = n;
+        t->bounds[2 * j] = lo;
+        t->bounds[2 * j + 1] = n;
     }
-    free(w);
-    return 1;
 }
 
 static uint8_t clip8(int64_t v) {
@@ -311,25 +312,85 @@ static uint8_t clip8(int64_t v) {
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* One pass along rows (horizontal) or columns (vertical) of an RGB image. */
-static void resample_pass(const uint8_t *in, int in_w, uint8_t *out, int out_w, int out_h, const taps *t,
-                          int horizontal, int row_offset) {
-    for (int y = 0; y < out_h; y++) {
-        for (int x = 0; x < out_w; x++) {
-            int o = horizontal ? x : y;
-            int lo = t->bounds[2 * o], n = t->bounds[2 * o + 1];
-            const int *k = t->k + (size_t)o * t->ksize;
-            for (int c = 0; c < 3; c++) {
-                int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
-                for (int i = 0; i < n; i++) {
-                    size_t src = horizontal ? ((size_t)(y + row_offset) * in_w + lo + i) * 3
-                                            : ((size_t)(lo + i) * in_w + x) * 3;
-                    acc += (int64_t)in[src + c] * k[i];
-                }
-                out[((size_t)y * out_w + x) * 3 + c] = clip8(acc);
-            }
+/* One source row resampled along x: out [n_out][3]. */
+static void resample_row(const uint8_t *row, const taps *t, int n_out, uint8_t *out) {
+    for (int x = 0; x < n_out; x++) {
+        int lo = t->bounds[2 * x], n = t->bounds[2 * x + 1];
+        const int *k = t->k + (size_t)x * t->ksize;
+        for (int c = 0; c < 3; c++) {
+            int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
+            for (int i = 0; i < n; i++) acc += (int64_t)row[(size_t)(lo + i) * 3 + c] * k[i];
+            out[(size_t)x * 3 + c] = clip8(acc);
         }
     }
+}
+
+/* Pillow's two passes (along x, then along y) streamed: each source row the y taps reach
+ * is resampled along x once, into a ring of ksize_y rows, and every output row sums its
+ * taps over that ring; the same arithmetic as whole passes, in ksize_y rows of memory. */
+static void resample_streamed(const capt_image *in, const taps *tx, int out_w, const taps *ty, int out_h,
+                              uint8_t *ring, uint8_t *out) {
+    const size_t row_bytes = (size_t)out_w * 3;
+    int next = 0; /* the next source row to resample into the ring */
+    for (int y = 0; y < out_h; y++) {
+        int lo = ty->bounds[2 * y], n = ty->bounds[2 * y + 1];
+        if (next < lo) next = lo;
+        for (; next < lo + n; next++)
+            resample_row(in->rgb + (size_t)next * in->width * 3, tx, out_w, ring + (size_t)(next % ty->ksize) * row_bytes);
+        const int *k = ty->k + (size_t)y * ty->ksize;
+        for (int x = 0; x < out_w; x++)
+            for (int c = 0; c < 3; c++) {
+                int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
+                for (int i = 0; i < n; i++)
+                    acc += (int64_t)ring[(size_t)((lo + i) % ty->ksize) * row_bytes + (size_t)x * 3 + c] * k[i];
+                out[(size_t)y * row_bytes + (size_t)x * 3 + c] = clip8(acc);
+            }
+    }
+}
+
+capt_status capt_resample_work_alloc(int max_ksize, int max_w, int max_h, capt_resample_work *w, capt_error *err) {
+    memset(w, 0, sizeof *w);
+    size_t ring, kx, ky;
+    if (max_ksize < 1 || max_w < 1 || max_h < 1 || !capt_size_mul3(max_ksize, max_w, 3, &ring) ||
+        !capt_size_mul3(max_ksize, max_w, sizeof(int), &kx) || !capt_size_mul3(max_ksize, max_h, sizeof(int), &ky))
+        return capt_fail(err, CAPT_E_FORMAT, "resize: %d taps for %dx%d outputs overflow", max_ksize, max_w, max_h);
+    w->max_ksize = max_ksize, w->max_w = max_w, w->max_h = max_h;
+    w->kx = malloc(kx);
+    w->ky = malloc(ky);
+    w->bounds_x = malloc(sizeof(int) * 2 * (size_t)max_w);
+    w->bounds_y = malloc(sizeof(int) * 2 * (size_t)max_h);
+    w->weights = malloc(sizeof(double) * (size_t)max_ksize);
+    w->ring = malloc(ring);
+    if (!w->kx || !w->ky || !w->bounds_x || !w->bounds_y || !w->weights || !w->ring) {
+        capt_resample_work_free(w);
+        return capt_fail(err, CAPT_E_NOMEM, "resize: out of memory");
+    }
+    return CAPT_OK;
+}
+
+void capt_resample_work_free(capt_resample_work *w) {
+    free(w->kx);
+    free(w->ky);
+    free(w->bounds_x);
+    free(w->bounds_y);
+    free(w->weights);
+    free(w->ring);
+    memset(w, 0, sizeof *w);
+}
+
+capt_status capt_image_resample_crop(const capt_image *in, int out_w, int out_h, int left, int top, int crop_w,
+                                     int crop_h, capt_resample filter, const capt_resample_work *w, uint8_t *rgb,
+                                     capt_error *err) {
+    int kx = capt_resample_ksize(in->width, out_w, filter), ky = capt_resample_ksize(in->height, out_h, filter);
+    if (crop_w > w->max_w || crop_h > w->max_h || kx > w->max_ksize || ky > w->max_ksize || left < 0 || top < 0 ||
+        left > out_w - crop_w || top > out_h - crop_h)
+        return capt_fail(err, CAPT_E_ARG, "resize: %dx%d to %dx%d (crop %dx%d) is beyond the memory made for it",
+                         in->width, in->height, out_w, out_h, crop_w, crop_h);
+    taps tx = {kx, w->bounds_x, w->kx}, ty = {ky, w->bounds_y, w->ky};
+    make_taps(in->width, out_w, left, crop_w, filter, &tx, w->weights);
+    make_taps(in->height, out_h, top, crop_h, filter, &ty, w->weights);
+    resample_streamed(in, &tx, crop_w, &ty, crop_h, w->ring, rgb);
+    return CAPT_OK;
 }
 
 capt_status capt_image_resize(const capt_image *in, int width, int height, capt_image **out, capt_error *err) {
@@ -339,33 +400,19 @@ capt_status capt_image_resize(const capt_image *in, int width, int height, capt_
 capt_status capt_image_resample(const capt_image *in, int width, int height, capt_resample filter, capt_image **out,
                                 capt_error *err) {
     if (!in || !out) return capt_fail(err, CAPT_E_ARG, "resize: NULL argument");
+    *out = NULL;
     if (filter != CAPT_RESAMPLE_BILINEAR && filter != CAPT_RESAMPLE_BICUBIC)
         return capt_fail(err, CAPT_E_ARG, "resize: unknown filter %d", (int)filter);
     capt_image *img;
     capt_status st = new_image(width, height, &img, err);
     if (st) return st;
-    taps h = {0}, v = {0};
-    uint8_t *tmp = NULL;
-    int ok = make_taps(in->width, width, filter, &h) && make_taps(in->height, height, filter, &v);
-    /* Rows the vertical pass reads: from the first tap of the first output row to the
-     * last tap of the last. */
-    int first = ok ? v.bounds[0] : 0, last = ok ? v.bounds[2 * height - 2] + v.bounds[2 * height - 1] : 0;
-    if (ok) tmp = malloc((size_t)width * (size_t)(last - first) * 3);
-    if (!ok || !tmp) {
-        st = capt_fail(err, CAPT_E_NOMEM, "resize: out of memory");
-        capt_image_free(img);
-        img = NULL;
-    } else {
-        for (int o = 0; o < height; o++) v.bounds[2 * o] -= first;
-        resample_pass(in->rgb, in->width, tmp, width, last - first, &h, 1, first);
-        resample_pass(tmp, width, img->rgb, width, height, &v, 0, 0);
-    }
-    free(tmp);
-    free(h.bounds);
-    free(h.k);
-    free(v.bounds);
-    free(v.k);
-    *out = img;
+    int kx = capt_resample_ksize(in->width, width, filter), ky = capt_resample_ksize(in->height, height, filter);
+    capt_resample_work w;
+    st = capt_resample_work_alloc(kx > ky ? kx : ky, width, height, &w, err);
+    if (!st) st = capt_image_resample_crop(in, width, height, 0, 0, width, height, filter, &w, img->rgb, err);
+    capt_resample_work_free(&w);
+    if (st) capt_image_free(img);
+    else *out = img;
     return st;
 }
 

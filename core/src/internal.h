@@ -31,6 +31,26 @@ int capt_meta_read_ints(const capt_file *f, const char *key, size_t n, int64_t l
 /* A finite float; a missing key gives `fallback` (a wrong type or value fails). */
 int capt_meta_read_float(const capt_file *f, const char *key, float fallback, float *out, capt_error *err);
 
+/* Resampling in memory made in advance (image.c; Pillow's filters, 8 bits a channel):
+ * taps for up to max_w x max_h outputs of at most max_ksize taps, and a ring of
+ * max_ksize rows resampled along x. */
+typedef struct capt_resample_work {
+    int max_ksize, max_w, max_h;
+    int *kx, *ky;             /* [max_w | max_h][max_ksize] fixed-point weights */
+    int *bounds_x, *bounds_y; /* [max_w | max_h][2]: first input sample, count */
+    double *weights;          /* [max_ksize] */
+    uint8_t *ring;            /* [max_ksize][max_w][3] */
+} capt_resample_work;
+/* Taps per output of a resize of in_size samples to out_size. */
+int capt_resample_ksize(int in_size, int out_size, capt_resample filter);
+capt_status capt_resample_work_alloc(int max_ksize, int max_w, int max_h, capt_resample_work *w, capt_error *err);
+void capt_resample_work_free(capt_resample_work *w);
+/* `in` resized to out_w x out_h, of which the crop_w x crop_h pixels at (left, top) are
+ * written to rgb [crop_h][crop_w][3]; allocates nothing (CAPT_E_ARG when w is too small). */
+capt_status capt_image_resample_crop(const capt_image *in, int out_w, int out_h, int left, int top, int crop_w,
+                                     int crop_h, capt_resample filter, const capt_resample_work *w, uint8_t *rgb,
+                                     capt_error *err);
+
 /* CRC-32 as zlib's crc32(): continues `crc` (0 to start) over n bytes. */
 uint32_t capt_crc32(uint32_t crc, const void *data, size_t n);
 /* The CRC-32 a .capt file's header must hold: of the whole file, with the header's

@@ -185,6 +185,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         ctx->input = malloc(sizeof(float) * 3 * (size_t)model->pre.width * (size_t)model->pre.height);
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
+    if (!st) st = capt_preprocess_work_alloc(&model->pre, &ctx->pre_work, err);
     if (!st && model->encoder) {
         ctx->class_probs = malloc(sizeof(float) * (size_t)encoder_output(model->encoder, ENCODER_LOGITS).c);
         if (!ctx->class_probs) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
@@ -192,6 +193,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
     if (!st && model->detector) {
         const capt_detector *det = model->detector;
         st = capt_convnet_work_alloc(det->net, &ctx->det_work, err);
+        if (!st) st = capt_preprocess_work_alloc(&det->pre, &ctx->det_pre_work, err);
         ctx->det_input = malloc(sizeof(float) * 3 * (size_t)det->pre.width * (size_t)det->pre.height);
         ctx->detections = malloc(sizeof(capt_detection) * (size_t)det->max_detections);
         if (!st && (!ctx->det_input || !ctx->detections)) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
@@ -220,6 +222,8 @@ void capt_context_free(capt_context *ctx) {
     capt_caption_work_free(ctx->search);
     capt_pool_free(ctx->pool);
     free(ctx->input);
+    capt_preprocess_work_free(&ctx->pre_work);
+    capt_preprocess_work_free(&ctx->det_pre_work);
     free(ctx->class_probs);
     free(ctx);
 }
@@ -285,7 +289,7 @@ capt_status capt_encode(capt_context *ctx, const capt_image *image, capt_feature
     if (!ctx || !image || !image->rgb || !out) return CAPT_E_ARG;
     capt_error e;
     double t0 = capt_now_ms();
-    if (capt_preprocess_image(&ctx->model->pre, image, ctx->input, &e)) return capt_context_fail(ctx, &e);
+    if (capt_preprocess_image(&ctx->model->pre, &ctx->pre_work, image, ctx->input, &e)) return capt_context_fail(ctx, &e);
     return run_encoder(ctx, out, capt_now_ms() - t0);
 }
 
