@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +48,9 @@ static inline int capt_size_mul3(int64_t a, int64_t b, int64_t c, size_t *out) {
         return 0;
     return capt_size_mul((size_t)a, (size_t)b, &ab) && capt_size_mul(ab, (size_t)c, out);
 }
+
+/* malloc(a * b * c) with the product checked: NULL when it overflows (or is 0). */
+void *capt_malloc3(size_t a, size_t b, size_t c);
 
 /* ---- half floats ----------------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-/* status.c — status names and the error-reporting helper. */
+/* status.c — status names, the error-reporting helper and the checked allocation. */
 #include <stdio.h>
 
 #include "base.h"
@@ -25,4 +25,10 @@ capt_status capt_fail(capt_error *err, capt_status status, const char *fmt, ...)
         va_end(args);
     }
     return status;
+}
+
+void *capt_malloc3(size_t a, size_t b, size_t c) {
+    size_t bytes;
+    if (!capt_size_mul(a, b, &bytes) || !capt_size_mul(bytes, c, &bytes) || bytes == 0) return NULL;
+    return malloc(bytes);
 }

@@ -268,6 +268,7 @@ static capt_status build_result(const capt_decoder *dec, caption_work *work, con
     const float *first_logits = work->first_logits;
     /* The maps cover the grid cells; a global token's share of the attention is left out,
      * the detections' is reported apart. */
+    /* (every product below is at most one of caption_work's, checked when it was made) */
     const int L = dec->layers, H = dec->heads, N = dec->grid_h * dec->grid_w, M = dec->n_memory, T = h->n, D = n_dets;
     capt_result *r = calloc(1, sizeof *r);
     size_t text_bytes = 0;

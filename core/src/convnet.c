@@ -170,7 +170,7 @@ static capt_status load_op(reader *r, capt_convnet *net, int i) {
     const capt_meta *weight_scale = find(r, "weight_scale", CAPT_META_FLOAT, i);
     if (weight_scale && !(weight_scale->float_value > 1e-30 && weight_scale->float_value < 1e30))
         return capt_fail(r->err, CAPT_E_FORMAT, "model: op %d weight_scale must be positive", i);
-    op->depthwise_weight = malloc(sizeof(float) * (size_t)w->n_elements);
+    op->depthwise_weight = capt_malloc3(sizeof(float), (size_t)w->n_elements, 1);
     if (!op->depthwise_weight) return capt_fail(r->err, CAPT_E_NOMEM, "model: out of memory");
     capt_dequantize_row(w->dtype, w->data, op->depthwise_weight, w->n_elements);
     /* Integer weights times their scale, in double and then rounded to f32: the real values

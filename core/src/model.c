@@ -171,6 +171,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
     if (!st && model->encoder) st = capt_convnet_work_alloc(model->encoder, &ctx->work, err);
     if (!st && model->vit) {
         const clip_vision *v = model->vit;
+        /* patches: 3 x image_size² floats, image_size = grid x patch <= 8192 (preprocess): no overflow */
         st = capt_clip_work_alloc(&v->stack, v->n_tokens, (size_t)v->grid * v->grid * 3 * v->patch * v->patch,
                                   v->embed_dim, &ctx->vit_work, err);
     }
@@ -182,7 +183,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
             st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
     if (!st) {
-        ctx->input = malloc(sizeof(float) * 3 * (size_t)model->pre.width * (size_t)model->pre.height);
+        ctx->input = capt_malloc3(sizeof(float) * 3, (size_t)model->pre.width, (size_t)model->pre.height);
         if (!ctx->input) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
     if (!st) st = capt_preprocess_work_alloc(&model->pre, &ctx->pre_work, err);
@@ -194,7 +195,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
         const capt_detector *det = model->detector;
         st = capt_convnet_work_alloc(det->net, &ctx->det_work, err);
         if (!st) st = capt_preprocess_work_alloc(&det->pre, &ctx->det_pre_work, err);
-        ctx->det_input = malloc(sizeof(float) * 3 * (size_t)det->pre.width * (size_t)det->pre.height);
+        ctx->det_input = capt_malloc3(sizeof(float) * 3, (size_t)det->pre.width, (size_t)det->pre.height);
         ctx->detections = malloc(sizeof(capt_detection) * (size_t)det->max_detections);
         if (!st && (!ctx->det_input || !ctx->detections)) st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }

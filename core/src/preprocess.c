@@ -77,7 +77,7 @@ capt_status capt_preprocess_work_alloc(const preprocess *p, preprocess_work *w, 
     if (p->shortest_side && p->shortest_side < smallest) smallest = p->shortest_side;
     int ksize = capt_resample_ksize(CAPT_IMAGE_MAX_SIDE, smallest > 1 ? smallest - 1 : 1, CAPT_RESAMPLE_BICUBIC);
     capt_status st = capt_resample_work_alloc(ksize, p->width, p->height, &w->resample, err);
-    if (!st && !(w->rgb = malloc((size_t)p->width * (size_t)p->height * 3))) {
+    if (!st && !(w->rgb = capt_malloc3((size_t)p->width, (size_t)p->height, 3))) {
         capt_preprocess_work_free(w);
         st = capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
