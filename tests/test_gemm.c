@@ -226,6 +226,8 @@ static void argument_errors(void) {
     args.wtype = (capt_dtype)7;
     CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_E_UNSUPPORTED, "bad dtype");
     args.wtype = CAPT_DTYPE_F32;
+    float w32[32] = {0}; /* [N = 1, K = 32] */
+    args.w = w32;
     /* capt_gemm allocates nothing: a pool without scratch for this K is an error */
     capt_pool *bare;
     CHECK(capt_pool_create(1, &bare, &err) == CAPT_OK, "%s", err.message);
