@@ -138,9 +138,12 @@ static void sweep(capt_isa isa) {
     }
 }
 
-/* [M, N, K]: ViT-B/32 (50 tokens, 768 wide, MLP 3072), a decoder step and batch. */
+/* [M, N, K]: ViT-B/32 (50 tokens, 768 wide, MLP 3072), a decoder step and batch, and
+ * 1x1 convolutions (K a multiple of 32 for the quantized types). */
 static const int model_shapes[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {1, 512, 512},
-                                      {1, 2048, 512}, {3, 512, 2048}, {49, 512, 1280}, {16, 512, 512}};
+                                      {1, 2048, 512}, {3, 512, 2048}, {49, 512, 1280}, {16, 512, 512},
+                                      /* MobileNetV2 1x1 convolutions (pixels x channels), split by rows */
+                                      {785, 24, 160}, {3136, 32, 96}};
 
 static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
     for (size_t s = 0; s < sizeof model_shapes / sizeof model_shapes[0]; s++) {

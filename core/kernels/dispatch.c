@@ -111,15 +111,27 @@ typedef struct gemm_job {
     const capt_gemm_args *args;
     capt_gemm_kernel kernel;
     const capt_pool *pool; /* each thread's scratch: capt_gemm_scratch_floats(K) floats */
-    int cols_per_task;
+    int cols_per_task;     /* a task: these columns of every row, */
+    int rows_per_task;     /* or (when > 0) these rows, every column */
 } gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread) {
     const gemm_job *job = ctx;
-    int n0 = task * job->cols_per_task;
-    int n1 = n0 + job->cols_per_task < job->args->N ? n0 + job->cols_per_task : job->args->N;
+    const capt_gemm_args *a = job->args;
     size_t bytes;
-    job->kernel(job->args, n0, n1, capt_pool_scratch(job->pool, thread, &bytes));
+    float *scratch = capt_pool_scratch(job->pool, thread, &bytes);
+    if (job->rows_per_task) {
+        int m0 = task * job->rows_per_task, m1 = m0 + job->rows_per_task < a->M ? m0 + job->rows_per_task : a->M;
+        capt_gemm_args rows = *a; /* rows m0..m1 of x and y */
+        rows.x = a->x + (size_t)m0 * a->K;
+        rows.y = a->y + (size_t)m0 * a->N;
+        rows.M = m1 - m0;
+        job->kernel(&rows, 0, a->N, scratch);
+        return;
+    }
+    int n0 = task * job->cols_per_task;
+    int n1 = n0 + job->cols_per_task < a->N ? n0 + job->cols_per_task : a->N;
+    job->kernel(a, n0, n1, scratch);
 }
 
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, capt_error *err) {
@@ -137,7 +149,7 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     capt_gemm_args args = *in;
     args.xq = NULL;
     int threads = capt_pool_threads(pool);
-    gemm_job job = {&args, kernel, pool, 0};
+    gemm_job job = {&args, kernel, pool, 0, 0};
     /* Scratch comes from the pool, reserved when its context was made: no allocation here. */
     size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
     capt_pool_scratch(pool, 0, &have);
@@ -150,8 +162,18 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
             capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
         args.xq = xq;
     }
-    /* Split the N output columns into tasks of whole panels, a few per thread so a slow
-     * thread does not hold up the rest. */
+    /* Many rows (an encoder's pixels): split them, so threads write apart (columns of a
+     * narrow output share cache lines) and each reads its rows of x once; every thread
+     * prepares all the weight panels, cheap beside its rows' products. Row tasks are
+     * multiples of 12, whole register tiles of every ISA (3 or 2 rows). */
+    if (threads > 1 && !args.xq && in->M >= CAPT_GEMM_ROW_SPLIT_M * threads) {
+        int per = (in->M + 2 * threads - 1) / (2 * threads);
+        job.rows_per_task = (per + 11) / 12 * 12;
+        capt_pool_run(pool, gemm_task, &job, (in->M + job.rows_per_task - 1) / job.rows_per_task);
+        return CAPT_OK;
+    }
+    /* Otherwise split the N output columns into tasks of whole panels, a few per thread so
+     * a slow thread does not hold up the rest. */
     int panels = (in->N + CAPT_GEMM_PANEL_ROWS - 1) / CAPT_GEMM_PANEL_ROWS;
     int tasks = threads == 1 ? 1 : threads * 4;
     if (tasks > panels) tasks = panels;

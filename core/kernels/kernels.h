@@ -47,6 +47,9 @@ typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_
  * integer path for quantized weights instead (x quantized to q8_0, int8 dot products). */
 #define CAPT_GEMM_PANEL_ROWS 4
 #define CAPT_GEMM_INT_MAX_M 4
+/* Products with at least this many rows per thread are split by rows across threads,
+ * others by columns. */
+#define CAPT_GEMM_ROW_SPLIT_M 16
 static inline size_t capt_gemm_scratch_floats(int K) { return (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K; }
 /* What capt_gemm needs reserved in its pool (capt_pool_reserve) for products of depth
  * up to K: per thread, and shared (x quantized for the integer path, M < 4 rows);

@@ -393,6 +393,34 @@ static void im2col(const float *x, convnet_shape in, const convnet_op *op, convn
         }
 }
 
+/* scale_activate over the pool: the values split into contiguous chunks, one or two a
+ * thread (elementwise, so the result does not depend on the split). */
+typedef struct activate_job {
+    float *x;
+    size_t n, chunk;
+    float scale, hard_scale;
+    convnet_act act;
+} activate_job;
+
+static void activate_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const activate_job *job = ctx;
+    size_t begin = (size_t)task * job->chunk, end = begin + job->chunk < job->n ? begin + job->chunk : job->n;
+    scale_activate(job->x + begin, end - begin, job->scale, job->act, job->hard_scale);
+}
+
+static void scale_activate_parallel(capt_pool *pool, float *x, size_t n, float scale, convnet_act act, float hard_scale) {
+    if (n < 65536) { /* small: waking the threads costs more than the pass */
+        scale_activate(x, n, scale, act, hard_scale);
+        return;
+    }
+    int tasks = 2 * capt_pool_threads(pool);
+    /* chunks of whole 64-byte lines, so threads never write the same line */
+    size_t chunk = ((n + (size_t)tasks - 1) / (size_t)tasks + 15) / 16 * 16;
+    activate_job job = {x, n, chunk, scale, hard_scale, act};
+    capt_pool_run(pool, activate_task, &job, (int)((n + chunk - 1) / chunk));
+}
+
 capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, capt_pool *pool, capt_isa isa,
                                  const float *input, capt_error *err) {
     memcpy(value_ptr(net, work, 0), input, value_floats(net->shapes[0]) * sizeof(float));
@@ -456,7 +484,7 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
         }
         }
         if (st) return st;
-        if (scale != 1.0f || act != ACT_NONE) scale_activate(y, n_out, scale, act, net->hard_scale);
+        if (scale != 1.0f || act != ACT_NONE) scale_activate_parallel(pool, y, n_out, scale, act, net->hard_scale);
     }
     return CAPT_OK;
 }
