@@ -6,16 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base.h"
 #include "kernels.h"
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+#include "util.h" /* the CLI's clock and argument parsing */
 
 typedef struct shape {
     int M, N, K;
@@ -118,12 +112,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         char *end = NULL;
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 256) {
-                fprintf(stderr, "capt-bench-kernels: --threads must be 1..256, not \"%s\"\n", argv[i]);
-                return 2;
-            }
-            threads = (int)v;
+            if (!parse_positive_int("--threads", argv[++i], 256, &threads)) return 2;
         } else if (strcmp(argv[i], "--min-time") == 0 && i + 1 < argc) {
             double v = strtod(argv[++i], &end);
             if (*end || !(v >= 0 && v <= 3600)) {

@@ -154,10 +154,11 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
     capt_pool_scratch(pool, 0, &have);
     capt_block_q8_0 *xq = capt_pool_shared(pool, &have_shared);
-    if (have < need || (capt_gemm_uses_xq(isa, in) && have_shared < capt_gemm_shared_bytes(in->K)))
+    int use_xq = capt_gemm_uses_xq(isa, in);
+    if (have < need || (use_xq && have_shared < capt_gemm_shared_bytes(in->K)))
         return capt_fail(err, CAPT_E_ARG, "gemm: K=%d needs %zu bytes of scratch per thread, the pool has %zu "
                          "(capt_pool_reserve)", in->K, need, have);
-    if (capt_gemm_uses_xq(isa, in)) {
+    if (use_xq) {
         for (int m = 0; m < in->M; m++)
             capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
         args.xq = xq;

@@ -275,7 +275,8 @@ static capt_status build_result(const capt_decoder *dec, caption_work *work, con
     for (int i = 0; i < T; i++) text_bytes += capt_meta_string_at(dec->token_text, (size_t)h->tokens[i]).len + 1;
     if (r) {
         const char *text = caption_text(dec, h, raw, 1, work->text_raw, work->text);
-        if ((r->caption = malloc(strlen(text) + 1)) != NULL) memcpy(r->caption, text, strlen(text) + 1);
+        size_t bytes = strlen(text) + 1;
+        if ((r->caption = malloc(bytes)) != NULL) memcpy(r->caption, text, bytes);
         r->tokens = malloc(sizeof(capt_token) * (size_t)(T ? T : 1) + text_bytes);
         r->attention = malloc(sizeof(float) * ((size_t)L * H * T * N + 1));
         r->attention_mean = malloc(sizeof(float) * ((size_t)L * T * N + 1));

@@ -241,17 +241,20 @@ export default function App() {
   const requestSeq = useRef(0);
   const pending = useRef(null);
   const [waiting, setWaiting] = useState(false);
+  // The caption box emptied for a new photo, and the error with it.
+  const clearCaption = useCallback(() => {
+    setError(null);
+    setPartial('');
+    setResult(null);
+    setSelected(null);
+  }, []);
   // live: a webcam frame in live mode; the last caption stays until this one is complete.
   const caption = useCallback(async (input, { live = false } = {}) => {
     lastInput.current = input;
     const id = ++requestSeq.current;
     const current = () => id === requestSeq.current;
-    setError(null);
-    if (!live) {
-      setPartial('');
-      setResult(null);
-      setSelected(null);
-    }
+    if (live) setError(null);
+    else clearCaption();
     if (!engine) {
       pending.current = input;
       setWaiting(true);
@@ -276,7 +279,7 @@ export default function App() {
     } finally {
       if (current()) setBusy(false);
     }
-  }, [engine, settings.beam, settings.maxTokens]);
+  }, [engine, settings.beam, settings.maxTokens, clearCaption]);
 
   // The engine is ready: caption the photo that waited for it. Settings changed: caption
   // the current photo again with them.
@@ -300,10 +303,7 @@ export default function App() {
     const seq = ++openSeq.current;
     requestSeq.current++; // an older photo's caption, still in the worker, is dropped
     setBusy(false);
-    setPartial('');
-    setResult(null);
-    setSelected(null);
-    setError(null);
+    clearCaption();
     let ready;
     try {
       ready = await prepareFile(file);
@@ -322,7 +322,7 @@ export default function App() {
     setEngineRead(ready.read);
     setMode('image');
     await caption(ready.input);
-  }, [caption]);
+  }, [caption, clearCaption]);
 
   // Many photos or a folder go to the batch list; one photo to the image view.
   const batch = useBatch(engine, { beam: settings.beam, maxTokens: settings.maxTokens });
