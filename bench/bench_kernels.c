@@ -15,8 +15,10 @@ typedef struct shape {
     int M, N, K;
 } shape;
 
-/* [tokens x out x in]: ViT-B/32 attention and MLP, one decoder step, a big square. */
-static const shape gemm_shapes[] = {{50, 768, 768}, {50, 3072, 768}, {1, 512, 512}, {512, 512, 512}};
+/* [tokens x out x in]: ViT-B/32 attention and MLP, one decoder step, a big square, and
+ * MobileNetV2's shallow 1x1 convolutions (pixels x channels; the wide path's, K <= 64). */
+static const shape gemm_shapes[] = {{50, 768, 768}, {50, 3072, 768}, {1, 512, 512}, {512, 512, 512},
+                                    {12544, 96, 16}, {3136, 144, 24}, {784, 192, 32}, {196, 384, 64}};
 
 static float rand_unit(uint64_t *state) {
     *state = *state * 6364136223846793005ull + 1442695040888963407ull;
@@ -68,6 +70,7 @@ static int bench_gemm(int threads, double min_time) {
         for (size_t i = 0; !status && i < (size_t)sh.M * sh.K; i++) x[i] = rand_unit(&rng);
         for (int i = 0; !status && i < sh.N; i++) bias[i] = rand_unit(&rng);
         for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0 && !status; dt++) {
+            if (sh.K % capt_dtype_traits_of((capt_dtype)dt)->block_values) continue; /* q8_0, q4_0: K/32 blocks */
             void *w = make_weights((capt_dtype)dt, sh.N, sh.K, &rng);
             if (!w) {
                 status = 1;

@@ -31,12 +31,11 @@ static const char usage[] =
     "                                     CLIP zero-shot: each text's cosine and probability\n"
     "  decode IMAGE OUT.ppm [--size WxH [--filter bilinear|bicubic] | --model F]\n"
     "                                     the pixels the engine sees, as PPM\n"
-    "  bench gemm [--threads N] [--min-time S]\n"
-    "                                     GFLOP/s of y = x.W^T + b per dtype and kernel\n"
     "  bench encoder [--model F] [--threads N] [IMAGE...]\n"
     "                                     ms per image: decode, resize, encode\n"
     "  bench caption [--model F] [--threads N] [--repeat N] [IMAGE...]\n"
     "                                     ms per caption (greedy, beam 3) and memory\n"
+    "                                     (the kernels' GFLOP/s: capt-bench-kernels)\n"
     "\n"
     "The CLIP vocabulary defaults to $CAPT_ASSETS/vocab/bpe_simple_vocab_16e6.txt.gz\n"
     "(CAPT_ASSETS defaults to the shared/ folder beside the project).\n";

@@ -1,7 +1,7 @@
 /* test_gemm.c — every SIMD kernel against the ref oracle, for every weight dtype, over
  * sizes that hit every tile edge (1, 2, 3, 4, primes up to 67) and the shapes of ViT-B/32
  * and a 512-wide decoder; plus multi-threaded runs, which must equal single-threaded
- * ones bit for bit (columns are split, never the reduction).
+ * ones bit for bit (columns or rows are split, never the reduction).
  *
  * Tolerances, per output y = Σ_k x_k w_k + b, with S = Σ_k |x_k w_k|:
  * - float paths (f32, f16, and dequantized panels of q8_0/q4_0): summation order differs
@@ -81,11 +81,17 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
     return (float)tol;
 }
 
-/* Runs one problem on `isa` and on ref; returns the worst error / tolerance ratio. */
-static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int float_activations) {
+/* A convolution's epilogue: scale, then ReLU6-like bounds that cut both ends of these
+ * products' outputs (|y| is about 1). */
+static const capt_gemm_epilogue clamp_epilogue = {1.5f, 0.0f, 0.5f};
+
+/* Runs one problem on `isa` and on ref; returns the worst error / tolerance ratio (the
+ * epilogue scales the error by |scale|; its bounds cannot enlarge it). */
+static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int float_activations,
+                          const capt_gemm_epilogue *post) {
     float *y = malloc(sizeof(float) * (size_t)p->M * p->N), *y_ref = malloc(sizeof(float) * (size_t)p->M * p->N);
     capt_gemm_args args = {.x = p->x, .w = p->w, .wtype = p->dtype, .bias = p->bias, .y = y, .M = p->M, .N = p->N,
-                           .K = p->K, .float_activations = float_activations};
+                           .K = p->K, .epilogue = post, .float_activations = float_activations};
     capt_error err;
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
     args.y = y_ref;
@@ -95,7 +101,7 @@ static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int f
     for (int m = 0; m < p->M; m++)
         for (int n = 0; n < p->N; n++) {
             double e = fabs((double)y[(size_t)m * p->N + n] - y_ref[(size_t)m * p->N + n]);
-            double r = e / tolerance(p, m, n, integer_path);
+            double r = e / (tolerance(p, m, n, integer_path) * (post ? fabsf(post->scale) : 1.0f));
             if (!(r <= worst)) worst = r; /* NaN propagates as a failure */
         }
     free(y);
@@ -120,11 +126,13 @@ static void sweep(capt_isa isa) {
                     CHECK(0, "out of memory");
                     return;
                 }
-                /* quantized weights with M < 4: the integer path, and the float one on request */
-                double r = run_problem(&p, isa, single, 0);
+                /* quantized weights with M < 4: the integer path, and the float one on request;
+                 * every other problem with an epilogue */
+                const capt_gemm_epilogue *post = (mi + ni) % 2 ? &clamp_epilogue : NULL;
+                double r = run_problem(&p, isa, single, 0, post);
                 CHECK(r <= 1.0, "%s %s M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
                       capt_dtype_name((capt_dtype)dt), p.M, p.N, K, r);
-                double rf = run_problem(&p, isa, single, 1);
+                double rf = run_problem(&p, isa, single, 1, post);
                 CHECK(rf <= 1.0, "%s %s float path M=%d N=%d K=%d: error %.3g x tolerance", capt_isa_name(isa),
                       capt_dtype_name((capt_dtype)dt), p.M, p.N, K, rf);
                 if (rf > r) r = rf;
@@ -142,8 +150,9 @@ static void sweep(capt_isa isa) {
  * 1x1 convolutions (K a multiple of 32 for the quantized types). */
 static const int model_shapes[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {1, 512, 512},
                                       {1, 2048, 512}, {3, 512, 2048}, {49, 512, 1280}, {16, 512, 512},
-                                      /* MobileNetV2 1x1 convolutions (pixels x channels), split by rows */
-                                      {785, 24, 160}, {3136, 32, 96}};
+                                      /* MobileNetV2 1x1 convolutions (pixels x channels), split by rows;
+                                       * the shallow ones (K <= 64) take the wide path */
+                                      {785, 24, 160}, {3136, 32, 96}, {3137, 144, 32}, {787, 40, 64}};
 
 static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
     for (size_t s = 0; s < sizeof model_shapes / sizeof model_shapes[0]; s++) {
@@ -153,14 +162,14 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
                 CHECK(0, "out of memory");
                 return;
             }
-            double r = run_problem(&p, isa, single, 0);
+            double r = run_problem(&p, isa, single, 0, s % 2 ? &clamp_epilogue : NULL);
             CHECK(r <= 1.0, "%s %s %dx%dx%d: error %.3g x tolerance", capt_isa_name(isa),
                   capt_dtype_name((capt_dtype)dt), p.M, p.N, p.K, r);
-            /* Threads split columns only: results must be identical. */
+            /* Threads split columns or rows, never a sum: results must be identical. */
             size_t n = (size_t)p.M * p.N;
             float *y1 = malloc(n * sizeof(float)), *y3 = malloc(n * sizeof(float));
             capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y1, .M = p.M, .N = p.N,
-                                   .K = p.K};
+                                   .K = p.K, .epilogue = s % 2 ? &clamp_epilogue : NULL};
             capt_error err;
             capt_gemm(single, isa, &args, &err);
             args.y = y3;
@@ -332,6 +341,43 @@ static void f16_round_trip(void) {
     CHECK(capt_f32_to_f16(2.98023224e-08f) == 0 && capt_f32_to_f16(2.98023253e-08f) == 1, "subnormal rounding");
 }
 
+/* The wide path sums every output over k in order and adds the bias last, as ref does; on
+ * SIMD128, whose multiply-add rounds the product, that makes it equal to ref bit for bit
+ * (AVX2's fused multiply-add rounds once: the sweep's tolerance holds it). Whole wide
+ * tiles only (N a multiple of 8 columns; left-over columns take the dot form). */
+static void wide_path_exact(capt_isa isa) {
+    static const int Ms[] = {4, 5, 7, 13, 61}, Ns[] = {8, 16, 48}, Ks[] = {1, 3, 16, 27, 32, 64};
+    int compared = 0, differ = 0;
+    for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0; dt++)
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++) {
+                    if (Ks[ki] % capt_dtype_traits_of((capt_dtype)dt)->block_values) continue;
+                    problem p;
+                    if (!make_problem(&p, Ms[mi], Ns[ni], Ks[ki], (capt_dtype)dt)) {
+                        CHECK(0, "out of memory");
+                        return;
+                    }
+                    size_t n = (size_t)p.M * p.N;
+                    float *y = malloc(n * sizeof(float)), *y_ref = malloc(n * sizeof(float));
+                    capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y, .M = p.M,
+                                           .N = p.N, .K = p.K, .epilogue = ki % 2 ? &clamp_epilogue : NULL,
+                                           .float_activations = 1};
+                    capt_error err;
+                    CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
+                    args.y = y_ref;
+                    CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
+                    for (size_t i = 0; i < n; i++) differ += memcmp(&y[i], &y_ref[i], sizeof(float)) != 0;
+                    compared += (int)n;
+                    free(y);
+                    free(y_ref);
+                    free_problem(&p);
+                }
+    CHECK(differ == 0, "%s wide path: %d of %d outputs differ from ref", capt_isa_name(isa), differ, compared);
+    printf("  %-8s wide path: %d of %d outputs equal to ref, bit for bit\n", capt_isa_name(isa), compared - differ,
+           compared);
+}
+
 int main(void) {
     capt_pool *pool;
     capt_error err;
@@ -350,6 +396,7 @@ int main(void) {
         model_shapes_and_threads((capt_isa)isa, pool);
         dwconv_sweep((capt_isa)isa, pool);
         if (isa != CAPT_ISA_REF) integer_path_exact((capt_isa)isa);
+        if (isa == CAPT_ISA_WASM128) wide_path_exact((capt_isa)isa);
         tested++;
     }
     printf("  kernel sets tested: %d (best: %s)\n", tested, capt_isa_name(capt_isa_best()));

@@ -166,7 +166,7 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     /* Many rows (an encoder's pixels): split them, so threads write apart (columns of a
      * narrow output share cache lines) and each reads its rows of x once; every thread
      * prepares all the weight panels, cheap beside its rows' products. Row tasks are
-     * multiples of 12, whole register tiles of every ISA (3 or 2 rows). */
+     * multiples of 12, whole register tiles of every ISA and path (3 or 2 rows, wide 6 or 4). */
     if (threads > 1 && !args.xq && in->M >= CAPT_GEMM_ROW_SPLIT_M * threads) {
         int per = (in->M + 2 * threads - 1) / (2 * threads);
         job.rows_per_task = (per + 11) / 12 * 12;

@@ -4,18 +4,26 @@
  *   SIMD_ISA                       name suffix (avx2, wasm128)
  *   TILE_ROWS                      x rows per register tile (1..4): TILE_ROWS x 4
  *                                  accumulators must fit the ISA's registers
+ *   WIDE_ROWS                      x rows per tile of the wide path: WIDE_ROWS x 2
+ *                                  accumulators, 2 weight vectors and a broadcast must fit
  *   vecf, VEC_LANES                float vector type and its width
- *   vec_zero(), vec_load(p), vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
+ *   vec_zero(), vec_load(p), vec_store(p, v), vec_splat(f), vec_add(a, b), vec_mul(a, b),
+ *   vec_max(a, b) = a < b ? b : a, vec_min(a, b) = b < a ? b : a,
+ *   vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
  *   dot_q8_0_q8_0 / dot_q4_0_q8_0(w, x, n_blocks)       integer block dot products
  *
  * Float path: CAPT_GEMM_PANEL_ROWS (4) weight rows at a time, dequantized into scratch
  * unless already f32, times TILE_ROWS x rows per register tile: TILE_ROWS x 4 vector
- * accumulators, each reduced once at the end. Integer path (args->xq set, small M):
+ * accumulators, each reduced once at the end. Wide path (shallow products, K <=
+ * CAPT_GEMM_WIDE_MAX_K, with many rows): 2 vectors of weight columns packed transposed and
+ * each x value broadcast against them, no reduction. Integer path (args->xq set, small M):
  * x was quantized to q8_0 by capt_gemm and each output is a sum of int8 block dots. */
 #include "kernels.h"
 
 #define PANEL CAPT_GEMM_PANEL_ROWS
+#define WIDE (2 * VEC_LANES) /* output columns of a wide-path tile */
+_Static_assert(WIDE <= CAPT_GEMM_WIDE_COLS_MAX, "the wide panel must fit capt_gemm_scratch_floats");
 
 #if defined(__GNUC__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -23,10 +31,10 @@
 #define ALWAYS_INLINE inline
 #endif
 
-/* y[mr][nr] = x[mr][K] · w[nr][K]ᵀ + bias[nr]; x and w rows have stride K, y has ldy.
+/* y[mr][nr] = post(x[mr][K] · w[nr][K]ᵀ + bias[nr]); x and w rows have stride K, y has ldy.
  * mr and nr are constants at every call, so the loops unroll into registers. */
 static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, int K, float *y, int ldy,
-                               const float *bias) {
+                               const float *bias, const capt_gemm_epilogue *post) {
     vecf acc[TILE_ROWS][PANEL];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) acc[i][j] = vec_zero();
@@ -43,15 +51,15 @@ static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, i
         for (int j = 0; j < nr; j++) {
             float sum = vec_hsum(acc[i][j]);
             for (int kk = k; kk < K; kk++) sum += x[(size_t)i * K + kk] * w[(size_t)j * K + kk];
-            y[(size_t)i * ldy + j] = sum + (bias ? bias[j] : 0.0f);
+            y[(size_t)i * ldy + j] = capt_gemm_finish(post, sum + (bias ? bias[j] : 0.0f));
         }
     }
 }
 
 static void run_tile(int mr, int nr, const float *x, const float *w, int K, float *y,
-                     int ldy, const float *bias) {
+                     int ldy, const float *bias, const capt_gemm_epilogue *post) {
 #define TILE_CASE(MR, NR)                                                                            \
-    case (MR)*8 + (NR): tile(MR, NR, x, w, K, y, ldy, bias); return;
+    case (MR)*8 + (NR): tile(MR, NR, x, w, K, y, ldy, bias, post); return;
     switch (mr * 8 + nr) {
         TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
 #if TILE_ROWS >= 2
@@ -68,27 +76,106 @@ static void run_tile(int mr, int nr, const float *x, const float *w, int K, floa
 #undef TILE_CASE
 }
 
+/* Weight row n as K floats: in place for f32 weights, else dequantized into dst. */
+static const float *weight_row(const capt_gemm_args *a, int n, float *dst) {
+    const void *src = (const unsigned char *)a->w + (size_t)n * capt_dtype_row_bytes(a->wtype, a->K);
+    switch (a->wtype) {
+    case CAPT_DTYPE_F32: return src;
+    case CAPT_DTYPE_F16: dequant_row_f16(src, dst, a->K); break;
+    case CAPT_DTYPE_Q8_0: dequant_row_q8_0(src, dst, a->K); break;
+    case CAPT_DTYPE_Q4_0: dequant_row_q4_0(src, dst, a->K); break;
+    }
+    return dst;
+}
+
 static void gemm_tiled(const capt_gemm_args *a, int n_begin, int n_end, float *panel) {
     const int K = a->K;
-    size_t row_bytes = capt_dtype_row_bytes(a->wtype, K);
     for (int n = n_begin; n < n_end; n += PANEL) {
         int nr = n_end - n < PANEL ? n_end - n : PANEL;
-        const unsigned char *w_rows = (const unsigned char *)a->w + (size_t)n * row_bytes;
-        const float *w = panel; /* [nr, K] */
-        for (int j = 0; j < nr && a->wtype != CAPT_DTYPE_F32; j++) {
-            const void *src = w_rows + (size_t)j * row_bytes;
-            float *dst = panel + (size_t)j * K;
-            if (a->wtype == CAPT_DTYPE_F16) dequant_row_f16(src, dst, K);
-            else if (a->wtype == CAPT_DTYPE_Q8_0) dequant_row_q8_0(src, dst, K);
-            else dequant_row_q4_0(src, dst, K);
-        }
-        if (a->wtype == CAPT_DTYPE_F32) w = (const float *)w_rows;
+        /* [nr, K]: f32 rows are consecutive in place, others are dequantized side by side */
+        const float *w = weight_row(a, n, panel);
+        for (int j = 1; j < nr && a->wtype != CAPT_DTYPE_F32; j++) weight_row(a, n + j, panel + (size_t)j * K);
         for (int m = 0; m < a->M; m += TILE_ROWS) {
             int mr = a->M - m < TILE_ROWS ? a->M - m : TILE_ROWS;
             run_tile(mr, nr, a->x + (size_t)m * K, w, K, a->y + (size_t)m * a->N + n, a->N,
-                     a->bias ? a->bias + n : NULL);
+                     a->bias ? a->bias + n : NULL, a->epilogue);
         }
     }
+}
+
+/* The wide path's tile: y[mr][WIDE] = post(x[mr][K] · panel[K][WIDE] + bias[WIDE]). Each
+ * output is one accumulator lane summed over k in order, then the bias added and the
+ * epilogue applied: the reference's order (bit for bit where vec_madd rounds the product,
+ * as SIMD128's does). */
+static ALWAYS_INLINE void wide_tile(int mr, const float *x, const float *panel, int K, float *y, int ldy,
+                                    const float *bias, const capt_gemm_epilogue *post) {
+    vecf acc[WIDE_ROWS][2];
+    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = vec_zero();
+    for (int k = 0; k < K; k++) {
+        vecf w0 = vec_load(panel + (size_t)k * WIDE), w1 = vec_load(panel + (size_t)k * WIDE + VEC_LANES);
+        for (int i = 0; i < mr; i++) {
+            vecf xv = vec_splat(x[(size_t)i * K + k]);
+            acc[i][0] = vec_madd(xv, w0, acc[i][0]);
+            acc[i][1] = vec_madd(xv, w1, acc[i][1]);
+        }
+    }
+    vecf b0 = bias ? vec_load(bias) : vec_zero(), b1 = bias ? vec_load(bias + VEC_LANES) : vec_zero();
+    for (int i = 0; i < mr; i++) acc[i][0] = vec_add(acc[i][0], b0), acc[i][1] = vec_add(acc[i][1], b1);
+    if (post) {
+        vecf scale = vec_splat(post->scale), lo = vec_splat(post->lo), hi = vec_splat(post->hi);
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < 2; j++) acc[i][j] = vec_min(vec_max(vec_mul(acc[i][j], scale), lo), hi);
+    }
+    for (int i = 0; i < mr; i++) {
+        vec_store(y + (size_t)i * ldy, acc[i][0]);
+        vec_store(y + (size_t)i * ldy + VEC_LANES, acc[i][1]);
+    }
+}
+
+static void run_wide_tile(int mr, const float *x, const float *panel, int K, float *y, int ldy, const float *bias,
+                          const capt_gemm_epilogue *post) {
+    switch (mr) {
+    case 1: wide_tile(1, x, panel, K, y, ldy, bias, post); return;
+    case 2: wide_tile(2, x, panel, K, y, ldy, bias, post); return;
+    case 3: wide_tile(3, x, panel, K, y, ldy, bias, post); return;
+#if WIDE_ROWS >= 4
+    case 4: wide_tile(4, x, panel, K, y, ldy, bias, post); return;
+#endif
+#if WIDE_ROWS >= 6
+    case 5: wide_tile(5, x, panel, K, y, ldy, bias, post); return;
+    case 6: wide_tile(6, x, panel, K, y, ldy, bias, post); return;
+#endif
+    default: return;
+    }
+}
+
+/* Shallow products (a MobileNet's 1x1 convolutions from 16-32 channels, its first
+ * convolution's 27 taps): there the dot form's reductions of its accumulators cost as much
+ * as its products. Columns go WIDE at a time, packed transposed into panel [K, WIDE] (each
+ * weight row dequantized into row [K] first); columns left over take the dot form. */
+static void gemm_wide(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
+    const int K = a->K;
+    float *panel = scratch, *row = scratch + (size_t)WIDE * K;
+    int n = n_begin;
+    for (; n + WIDE <= n_end; n += WIDE) {
+        for (int j = 0; j < WIDE; j++) {
+            const float *w = weight_row(a, n + j, row);
+            for (int k = 0; k < K; k++) panel[(size_t)k * WIDE + j] = w[k];
+        }
+        const float *bias = a->bias ? a->bias + n : NULL;
+        int m = 0;
+        for (; m + WIDE_ROWS <= a->M; m += WIDE_ROWS)
+            wide_tile(WIDE_ROWS, a->x + (size_t)m * K, panel, K, a->y + (size_t)m * a->N + n, a->N, bias, a->epilogue);
+        if (m < a->M)
+            run_wide_tile(a->M - m, a->x + (size_t)m * K, panel, K, a->y + (size_t)m * a->N + n, a->N, bias,
+                          a->epilogue);
+    }
+    if (n < n_end) gemm_tiled(a, n, n_end, scratch);
+}
+
+static void gemm_float(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
+    if (a->K <= CAPT_GEMM_WIDE_MAX_K && a->M >= WIDE_ROWS) gemm_wide(a, n_begin, n_end, scratch);
+    else gemm_tiled(a, n_begin, n_end, scratch);
 }
 
 static void gemm_integer(const capt_gemm_args *a, int n_begin, int n_end) {
@@ -100,7 +187,7 @@ static void gemm_integer(const capt_gemm_args *a, int n_begin, int n_end) {
         for (int m = 0; m < a->M; m++) {
             const capt_block_q8_0 *x = a->xq + (size_t)m * n_blocks;
             float dot = a->wtype == CAPT_DTYPE_Q8_0 ? dot_q8_0_q8_0(w, x, n_blocks) : dot_q4_0_q8_0(w, x, n_blocks);
-            a->y[(size_t)m * a->N + n] = dot + b;
+            a->y[(size_t)m * a->N + n] = capt_gemm_finish(a->epilogue, dot + b);
         }
     }
 }
@@ -109,16 +196,16 @@ static void gemm_integer(const capt_gemm_args *a, int n_begin, int n_end) {
 #define GEMM_NAME(wt, isa) GEMM_NAME_(wt, isa)
 
 void GEMM_NAME(f32, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
-    gemm_tiled(a, n0, n1, scratch);
+    gemm_float(a, n0, n1, scratch);
 }
 void GEMM_NAME(f16, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
-    gemm_tiled(a, n0, n1, scratch);
+    gemm_float(a, n0, n1, scratch);
 }
 void GEMM_NAME(q8_0, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     if (a->xq) gemm_integer(a, n0, n1);
-    else gemm_tiled(a, n0, n1, scratch);
+    else gemm_float(a, n0, n1, scratch);
 }
 void GEMM_NAME(q4_0, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
     if (a->xq) gemm_integer(a, n0, n1);
-    else gemm_tiled(a, n0, n1, scratch);
+    else gemm_float(a, n0, n1, scratch);
 }

@@ -22,7 +22,22 @@ const char *capt_isa_name(capt_isa isa);
 int capt_isa_available(capt_isa isa); /* 1 when this build and this CPU can run it */
 capt_isa capt_isa_best(void);         /* the fastest available */
 
-/* One matrix product y = x·Wᵀ + b. */
+/* What a product's store applies after the bias, in this order (a convolution's output
+ * scale, then its ReLU or ReLU6): y = min(max(scale · y, lo), hi). Fused into the store,
+ * it saves a pass over the output. */
+typedef struct capt_gemm_epilogue {
+    float scale, lo, hi; /* lo, hi: ±INFINITY for no bound */
+} capt_gemm_epilogue;
+
+/* One output's epilogue in plain C: the reference, and the SIMD kernels' scalar stores. */
+static inline float capt_gemm_finish(const capt_gemm_epilogue *e, float v) {
+    if (!e) return v;
+    v *= e->scale;
+    v = v < e->lo ? e->lo : v;
+    return v > e->hi ? e->hi : v;
+}
+
+/* One matrix product y = epilogue(x·Wᵀ + b). */
 typedef struct capt_gemm_args {
     const float *x;    /* [M, K] activations, row-major */
     const void *w;     /* [N, K] weights in wtype, row-major (quantized: K/32 blocks a row) */
@@ -30,6 +45,7 @@ typedef struct capt_gemm_args {
     const float *bias; /* [N] or NULL */
     float *y;          /* [M, N] output, row-major */
     int M, N, K;
+    const capt_gemm_epilogue *epilogue; /* NULL: y = x·Wᵀ + b as it is */
     /* [M, K/32] x quantized to q8_0, set by capt_gemm for the integer paths (small M,
      * q8_0/q4_0 weights, SIMD ISAs); NULL otherwise. */
     const capt_block_q8_0 *xq;
@@ -47,16 +63,27 @@ typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_
  * integer path for quantized weights instead (x quantized to q8_0, int8 dot products). */
 #define CAPT_GEMM_PANEL_ROWS 4
 #define CAPT_GEMM_INT_MAX_M 4
+/* Products no deeper than this (with enough rows) take the wide path instead: columns a
+ * few vectors at a time, packed transposed into scratch, CAPT_GEMM_WIDE_COLS_MAX at most. */
+#define CAPT_GEMM_WIDE_MAX_K 64
+#define CAPT_GEMM_WIDE_COLS_MAX 16
 /* Products with at least this many rows per thread are split by rows across threads,
  * others by columns. */
 #define CAPT_GEMM_ROW_SPLIT_M 16
-static inline size_t capt_gemm_scratch_floats(int K) { return (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K; }
+/* Per thread, for products of depth up to K: the dot form's panel [4, K], or the wide
+ * path's transposed panel and one dequantized row, [16 + 1, K <= 64]. */
+static inline size_t capt_gemm_scratch_floats(int K) {
+    size_t panel = (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K;
+    size_t wide = (size_t)(CAPT_GEMM_WIDE_COLS_MAX + 1) * (size_t)(K < CAPT_GEMM_WIDE_MAX_K ? K : CAPT_GEMM_WIDE_MAX_K);
+    return panel > wide ? panel : wide;
+}
 /* What capt_gemm needs reserved in its pool (capt_pool_reserve) for products of depth
  * up to K: per thread, and shared (x quantized for the integer path, M < 4 rows);
  * SIZE_MAX when that does not fit in size_t (a K read from a hostile file on wasm32). */
 static inline size_t capt_gemm_scratch_bytes(int K) {
     size_t bytes;
-    return K >= 0 && capt_size_mul(CAPT_GEMM_PANEL_ROWS * sizeof(float), (size_t)K, &bytes) ? bytes : SIZE_MAX;
+    return K >= 0 && K <= INT32_MAX / CAPT_GEMM_PANEL_ROWS &&
+                   capt_size_mul(sizeof(float), capt_gemm_scratch_floats(K), &bytes) ? bytes : SIZE_MAX;
 }
 static inline size_t capt_gemm_shared_bytes(int K) {
     size_t bytes;

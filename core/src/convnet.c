@@ -441,10 +441,15 @@ capt_status capt_convnet_forward(const capt_convnet *net, convnet_work *work, ca
             if (!pointwise) im2col(x, in, op, out, work->im2col);
             capt_gemm_args g = {.x = pointwise ? x : work->im2col, .w = op->weight->data, .wtype = op->weight->dtype,
                                 .bias = op->bias, .y = y, .M = out.h * out.w, .N = out.c, .K = (int)op->weight->dims[1]};
+            /* The output scale and a ReLU or ReLU6 are applied as the product stores its
+             * tiles (no second pass over the output); other activations follow in a pass. */
+            capt_gemm_epilogue post = {op->output_scale, act == ACT_NONE ? -INFINITY : 0.0f,
+                                       act == ACT_RELU6 ? 6.0f : INFINITY};
+            int fusable = act == ACT_NONE || act == ACT_RELU || act == ACT_RELU6;
+            if (fusable && (op->output_scale != 1.0f || act != ACT_NONE)) g.epilogue = &post;
             st = capt_gemm(pool, isa, &g, err);
-            /* Scale and activate in one pass over the output (a pass after the product was
-             * measured faster than the same work on each register tile). */
-            scale = op->output_scale;
+            if (fusable) act = ACT_NONE;
+            else scale = op->output_scale;
             break;
         }
         case OP_DEPTHWISE: {

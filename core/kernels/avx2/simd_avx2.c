@@ -15,6 +15,8 @@ typedef __m256 vecf;
 #define vec_splat(f) _mm256_set1_ps(f)
 #define vec_max(a, b) _mm256_max_ps(a, b)
 #define vec_min(a, b) _mm256_min_ps(a, b)
+#define vec_mul(a, b) _mm256_mul_ps(a, b)
+#define vec_add(a, b) _mm256_add_ps(a, b)
 #define vec_madd(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 
 static inline float vec_hsum(__m256 v) {
@@ -92,6 +94,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
 #define SIMD_ISA avx2
 /* 3 x 4 accumulators + 3 x rows + 1 weight row = the 16 ymm registers */
 #define TILE_ROWS 3
+/* wide path: 6 x 2 accumulators + 2 weight vectors + 1 broadcast x */
+#define WIDE_ROWS 6
 #include "../gemm_tiled.inc.h"
 #include "../dwconv_simd.inc.h"
 

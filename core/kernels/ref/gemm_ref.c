@@ -11,7 +11,7 @@ static void gemm_ref(const capt_gemm_args *a, int n_begin, int n_end, float *row
             const float *x = a->x + (size_t)m * a->K;
             float sum = 0.0f;
             for (int k = 0; k < a->K; k++) sum += x[k] * row[k];
-            a->y[(size_t)m * a->N + n] = sum + b;
+            a->y[(size_t)m * a->N + n] = capt_gemm_finish(a->epilogue, sum + b);
         }
     }
 }

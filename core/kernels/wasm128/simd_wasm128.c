@@ -16,6 +16,8 @@ typedef v128_t vecf;
 #define vec_splat(f) wasm_f32x4_splat(f)
 #define vec_max(a, b) wasm_f32x4_pmax(a, b)
 #define vec_min(a, b) wasm_f32x4_pmin(a, b)
+#define vec_mul(a, b) wasm_f32x4_mul(a, b)
+#define vec_add(a, b) wasm_f32x4_add(a, b)
 #define vec_madd(a, b, acc) wasm_f32x4_add(wasm_f32x4_mul(a, b), acc)
 
 static inline float vec_hsum(v128_t v) {
@@ -120,6 +122,8 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
 #define SIMD_ISA wasm128
 /* engines map SIMD128 onto 16 xmm registers with temporaries of their own: 3 x 4 accumulators spill (2 rows: 9% faster on the MobileNetV2 encoder under node) */
 #define TILE_ROWS 2
+/* wide path: 3 x 2 accumulators + 2 weight vectors + 1 broadcast x (4 rows spilled under node: 30% slower) */
+#define WIDE_ROWS 3
 #include "../gemm_tiled.inc.h"
 #include "../dwconv_simd.inc.h"
 
