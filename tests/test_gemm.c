@@ -188,7 +188,7 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
  * strides 1 and 2, paddings that cut windows at every border, ReLU6 on and off, and a
  * pool of threads splitting rows. */
 static void dwconv_sweep(capt_isa isa, capt_pool *pool) {
-    static const int channels[] = {1, 3, 4, 7, 8, 13, 16, 31, 67};
+    static const int channels[] = {1, 3, 4, 7, 8, 13, 16, 31, 48, 67, 80, 96}; /* 16-lane sets too */
     static const int kernels[][4] = {{1, 1, 0, 0}, {3, 3, 1, 1}, {3, 3, 0, 0}, {5, 5, 2, 2}, {3, 5, 1, 2}, {9, 9, 4, 4}};
     double worst = 0;
     int cases = 0;
@@ -346,7 +346,7 @@ static void f16_round_trip(void) {
  * (AVX2's fused multiply-add rounds once: the sweep's tolerance holds it). Whole wide
  * tiles only (N a multiple of 8 columns; left-over columns take the dot form). */
 static void wide_path_exact(capt_isa isa) {
-    static const int Ms[] = {4, 5, 7, 13, 61}, Ns[] = {8, 16, 48}, Ks[] = {1, 3, 16, 27, 32, 64};
+    static const int Ms[] = {4, 5, 7, 13, 61}, Ns[] = {8, 16, 24, 48}, Ks[] = {1, 3, 16, 27, 32, 64};
     int compared = 0, differ = 0;
     for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0; dt++)
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)

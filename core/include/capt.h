@@ -225,7 +225,7 @@ capt_status capt_context_create(const capt_model *model, const capt_context_para
 void capt_context_free(capt_context *ctx);
 /* Message of the last failed call on this context ("" if none). */
 const char *capt_context_last_error(const capt_context *ctx);
-/* The kernel set contexts run on this machine: "avx2", "wasm128" or "ref" (plain C). */
+/* The kernel set contexts run on this machine: "avx512", "avx2", "wasm128" or "ref" (plain C). */
 const char *capt_kernel_set(void);
 
 /* What the vision encoder sees in an image. Pointers stay valid until the next call on

@@ -6,7 +6,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #include <stdatomic.h>
-#define CAPT_HAVE_AVX2_KERNELS 1
+#define CAPT_HAVE_AVX2_KERNELS 1 /* and the AVX-512 ones, built beside them */
 #endif
 #if defined(__wasm_simd128__)
 #define CAPT_HAVE_WASM128_KERNELS 1
@@ -17,13 +17,15 @@ const char *capt_isa_name(capt_isa isa) {
     case CAPT_ISA_REF: return "ref";
     case CAPT_ISA_AVX2: return "avx2";
     case CAPT_ISA_WASM128: return "wasm128";
+    case CAPT_ISA_AVX512: return "avx512";
     }
     return "unknown";
 }
 
 #ifdef CAPT_HAVE_AVX2_KERNELS
-/* AVX2, FMA and F16C, and an OS that saves the YMM registers. */
-static int cpu_has_avx2_fma_f16c(void) {
+/* Which x86 sets this CPU and OS run: bit 0 AVX2 + FMA + F16C (with the OS saving the
+ * YMM registers), bit 1 also AVX-512F (with the OS saving the opmask and ZMM registers). */
+static int cpu_x86_sets(void) {
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
     int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1, f16c = (ecx >> 29) & 1;
@@ -32,21 +34,23 @@ static int cpu_has_avx2_fma_f16c(void) {
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     if ((xcr0_lo & 6) != 6) return 0;
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
-    return (ebx >> 5) & 1;
+    if (!((ebx >> 5) & 1)) return 0;
+    int avx512f = (ebx >> 16) & 1, zmm_saved = (xcr0_lo & 0xe0) == 0xe0;
+    return 1 | (avx512f && zmm_saved ? 2 : 0);
 }
 
 /* capt_gemm checks its ISA on every call and cpuid is slow (in a virtual machine it traps
  * to the hypervisor: 4% of an encoder pass here), so the answer, a fixed fact of the
- * machine, is computed once: 0 = not yet known, 1 = no, 2 = yes. */
-static atomic_int avx2_known;
+ * machine, is computed once: 0 = not yet known, else 4 | cpu_x86_sets(). */
+static atomic_int x86_known;
 
-static int cpu_has_avx2(void) {
-    int known = atomic_load_explicit(&avx2_known, memory_order_relaxed);
+static int cpu_x86_has(int set) {
+    int known = atomic_load_explicit(&x86_known, memory_order_relaxed);
     if (!known) {
-        known = cpu_has_avx2_fma_f16c() ? 2 : 1;
-        atomic_store_explicit(&avx2_known, known, memory_order_relaxed);
+        known = 4 | cpu_x86_sets();
+        atomic_store_explicit(&x86_known, known, memory_order_relaxed);
     }
-    return known == 2;
+    return (known & set) != 0;
 }
 #endif
 
@@ -55,7 +59,13 @@ int capt_isa_available(capt_isa isa) {
     case CAPT_ISA_REF: return 1;
     case CAPT_ISA_AVX2:
 #ifdef CAPT_HAVE_AVX2_KERNELS
-        return cpu_has_avx2();
+        return cpu_x86_has(1);
+#else
+        return 0;
+#endif
+    case CAPT_ISA_AVX512:
+#ifdef CAPT_HAVE_AVX2_KERNELS
+        return cpu_x86_has(2);
 #else
         return 0;
 #endif
@@ -70,6 +80,7 @@ int capt_isa_available(capt_isa isa) {
 }
 
 capt_isa capt_isa_best(void) {
+    if (capt_isa_available(CAPT_ISA_AVX512)) return CAPT_ISA_AVX512;
     if (capt_isa_available(CAPT_ISA_AVX2)) return CAPT_ISA_AVX2;
     if (capt_isa_available(CAPT_ISA_WASM128)) return CAPT_ISA_WASM128;
     return CAPT_ISA_REF;
@@ -84,6 +95,7 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
     static const capt_gemm_kernel ref[4] = KERNEL_ROW(ref);
 #ifdef CAPT_HAVE_AVX2_KERNELS
     static const capt_gemm_kernel avx2[4] = KERNEL_ROW(avx2);
+    static const capt_gemm_kernel avx512[4] = KERNEL_ROW(avx512);
 #endif
 #ifdef CAPT_HAVE_WASM128_KERNELS
     static const capt_gemm_kernel wasm128[4] = KERNEL_ROW(wasm128);
@@ -93,6 +105,7 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
     case CAPT_ISA_REF: return ref[wtype];
 #ifdef CAPT_HAVE_AVX2_KERNELS
     case CAPT_ISA_AVX2: return avx2[wtype];
+    case CAPT_ISA_AVX512: return avx512[wtype];
 #endif
 #ifdef CAPT_HAVE_WASM128_KERNELS
     case CAPT_ISA_WASM128: return wasm128[wtype];
@@ -190,6 +203,7 @@ capt_dwconv_kernel capt_dwconv_kernel_for(capt_isa isa) {
     case CAPT_ISA_REF: return capt_dwconv_f32__ref;
 #ifdef CAPT_HAVE_AVX2_KERNELS
     case CAPT_ISA_AVX2: return capt_dwconv_f32__avx2;
+    case CAPT_ISA_AVX512: return capt_dwconv_f32__avx512;
 #endif
 #ifdef CAPT_HAVE_WASM128_KERNELS
     case CAPT_ISA_WASM128: return capt_dwconv_f32__wasm128;
@@ -216,6 +230,9 @@ capt_status capt_dwconv(capt_pool *pool, capt_isa isa, const capt_dwconv_args *a
         a->out_w < 1 || a->kh < 1 || a->kw < 1 || a->stride_h < 1 || a->stride_w < 1)
         return capt_fail(err, CAPT_E_ARG, "dwconv: NULL pointer or empty shape");
     capt_dwconv_kernel kernel = capt_dwconv_kernel_for(isa);
+    /* An AVX-512 vector holds 16 channels; counts that leave a tail (CenterNet's 72, 120,
+     * 184, 200) would send it through the scalar path at every pixel: AVX2's 8 cover them. */
+    if (isa == CAPT_ISA_AVX512 && a->C % 16) kernel = capt_dwconv_kernel_for(CAPT_ISA_AVX2);
     if (!kernel || !capt_isa_available(isa))
         return capt_fail(err, CAPT_E_UNSUPPORTED, "dwconv: no %s kernel on this machine", capt_isa_name(isa));
     int threads = capt_pool_threads(pool);

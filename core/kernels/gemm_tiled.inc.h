@@ -103,72 +103,82 @@ static void gemm_tiled(const capt_gemm_args *a, int n_begin, int n_end, float *p
     }
 }
 
-/* The wide path's tile: y[mr][WIDE] = post(x[mr][K] · panel[K][WIDE] + bias[WIDE]). Each
- * output is one accumulator lane summed over k in order, then the bias added and the
+/* The wide path's tile: y[mr][nv vectors] = post(x[mr][K] · panel[K][nv vectors] + bias).
+ * Each output is one accumulator lane summed over k in order, then the bias added and the
  * epilogue applied: the reference's order (bit for bit where vec_madd rounds the product,
- * as SIMD128's does). */
-static ALWAYS_INLINE void wide_tile(int mr, const float *x, const float *panel, int K, float *y, int ldy,
+ * as SIMD128's does). mr and nv are constants at every call. */
+static ALWAYS_INLINE void wide_tile(int mr, int nv, const float *x, const float *panel, int K, float *y, int ldy,
                                     const float *bias, const capt_gemm_epilogue *post) {
+    const int cols = nv * VEC_LANES;
     vecf acc[WIDE_ROWS][2];
-    for (int i = 0; i < mr; i++) acc[i][0] = acc[i][1] = vec_zero();
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nv; j++) acc[i][j] = vec_zero();
     for (int k = 0; k < K; k++) {
-        vecf w0 = vec_load(panel + (size_t)k * WIDE), w1 = vec_load(panel + (size_t)k * WIDE + VEC_LANES);
+        vecf w[2];
+        for (int j = 0; j < nv; j++) w[j] = vec_load(panel + (size_t)k * cols + j * VEC_LANES);
         for (int i = 0; i < mr; i++) {
             vecf xv = vec_splat(x[(size_t)i * K + k]);
-            acc[i][0] = vec_madd(xv, w0, acc[i][0]);
-            acc[i][1] = vec_madd(xv, w1, acc[i][1]);
+            for (int j = 0; j < nv; j++) acc[i][j] = vec_madd(xv, w[j], acc[i][j]);
         }
     }
-    vecf b0 = bias ? vec_load(bias) : vec_zero(), b1 = bias ? vec_load(bias + VEC_LANES) : vec_zero();
-    for (int i = 0; i < mr; i++) acc[i][0] = vec_add(acc[i][0], b0), acc[i][1] = vec_add(acc[i][1], b1);
+    for (int j = 0; j < nv; j++) {
+        vecf b = bias ? vec_load(bias + j * VEC_LANES) : vec_zero();
+        for (int i = 0; i < mr; i++) acc[i][j] = vec_add(acc[i][j], b);
+    }
     if (post) {
         vecf scale = vec_splat(post->scale), lo = vec_splat(post->lo), hi = vec_splat(post->hi);
         for (int i = 0; i < mr; i++)
-            for (int j = 0; j < 2; j++) acc[i][j] = vec_min(vec_max(vec_mul(acc[i][j], scale), lo), hi);
+            for (int j = 0; j < nv; j++) acc[i][j] = vec_min(vec_max(vec_mul(acc[i][j], scale), lo), hi);
     }
-    for (int i = 0; i < mr; i++) {
-        vec_store(y + (size_t)i * ldy, acc[i][0]);
-        vec_store(y + (size_t)i * ldy + VEC_LANES, acc[i][1]);
-    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nv; j++) vec_store(y + (size_t)i * ldy + j * VEC_LANES, acc[i][j]);
 }
 
-static void run_wide_tile(int mr, const float *x, const float *panel, int K, float *y, int ldy, const float *bias,
-                          const capt_gemm_epilogue *post) {
-    switch (mr) {
-    case 1: wide_tile(1, x, panel, K, y, ldy, bias, post); return;
-    case 2: wide_tile(2, x, panel, K, y, ldy, bias, post); return;
-    case 3: wide_tile(3, x, panel, K, y, ldy, bias, post); return;
+static void run_wide_tile(int mr, int nv, const float *x, const float *panel, int K, float *y, int ldy,
+                          const float *bias, const capt_gemm_epilogue *post) {
+#define WIDE_CASE(MR, NV)                                                                            \
+    case (MR)*4 + (NV): wide_tile(MR, NV, x, panel, K, y, ldy, bias, post); return;
+    switch (mr * 4 + nv) {
+        WIDE_CASE(1, 1) WIDE_CASE(1, 2) WIDE_CASE(2, 1) WIDE_CASE(2, 2)
+#if WIDE_ROWS >= 3
+        WIDE_CASE(3, 1) WIDE_CASE(3, 2)
+#endif
 #if WIDE_ROWS >= 4
-    case 4: wide_tile(4, x, panel, K, y, ldy, bias, post); return;
+        WIDE_CASE(4, 1) WIDE_CASE(4, 2)
 #endif
 #if WIDE_ROWS >= 6
-    case 5: wide_tile(5, x, panel, K, y, ldy, bias, post); return;
-    case 6: wide_tile(6, x, panel, K, y, ldy, bias, post); return;
+        WIDE_CASE(5, 1) WIDE_CASE(5, 2) WIDE_CASE(6, 1) WIDE_CASE(6, 2)
 #endif
     default: return;
     }
+#undef WIDE_CASE
 }
 
 /* Shallow products (a MobileNet's 1x1 convolutions from 16-32 channels, its first
  * convolution's 27 taps): there the dot form's reductions of its accumulators cost as much
- * as its products. Columns go WIDE at a time, packed transposed into panel [K, WIDE] (each
- * weight row dequantized into row [K] first); columns left over take the dot form. */
+ * as its products. Columns go 2 vectors at a time (then 1), packed transposed into
+ * panel [K, cols] (each weight row dequantized into row [K] first); fewer columns than a
+ * vector left over take the dot form. */
 static void gemm_wide(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
     const int K = a->K;
     float *panel = scratch, *row = scratch + (size_t)WIDE * K;
     int n = n_begin;
-    for (; n + WIDE <= n_end; n += WIDE) {
-        for (int j = 0; j < WIDE; j++) {
+    while (n_end - n >= VEC_LANES) {
+        const int nv = n_end - n >= WIDE ? 2 : 1, cols = nv * VEC_LANES;
+        for (int j = 0; j < cols; j++) {
             const float *w = weight_row(a, n + j, row);
-            for (int k = 0; k < K; k++) panel[(size_t)k * WIDE + j] = w[k];
+            for (int k = 0; k < K; k++) panel[(size_t)k * cols + j] = w[k];
         }
         const float *bias = a->bias ? a->bias + n : NULL;
+        const float *x = a->x;
+        float *y = a->y + n;
         int m = 0;
-        for (; m + WIDE_ROWS <= a->M; m += WIDE_ROWS)
-            wide_tile(WIDE_ROWS, a->x + (size_t)m * K, panel, K, a->y + (size_t)m * a->N + n, a->N, bias, a->epilogue);
-        if (m < a->M)
-            run_wide_tile(a->M - m, a->x + (size_t)m * K, panel, K, a->y + (size_t)m * a->N + n, a->N, bias,
-                          a->epilogue);
+        for (; m + WIDE_ROWS <= a->M; m += WIDE_ROWS) {
+            if (nv == 2) wide_tile(WIDE_ROWS, 2, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+            else wide_tile(WIDE_ROWS, 1, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+        }
+        if (m < a->M) run_wide_tile(a->M - m, nv, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+        n += cols;
     }
     if (n < n_end) gemm_tiled(a, n, n_end, scratch);
 }

@@ -14,9 +14,10 @@
 typedef enum capt_isa {
     CAPT_ISA_REF = 0,  /* portable C, the oracle */
     CAPT_ISA_AVX2 = 1, /* x86-64 AVX2 + FMA + F16C, chosen at run time by cpuid */
-    CAPT_ISA_WASM128 = 2 /* WebAssembly SIMD128, chosen at compile time (-msimd128) */
+    CAPT_ISA_WASM128 = 2, /* WebAssembly SIMD128, chosen at compile time (-msimd128) */
+    CAPT_ISA_AVX512 = 3   /* x86-64 AVX-512F (+ AVX2, FMA, F16C), chosen at run time by cpuid */
 } capt_isa;
-#define CAPT_ISA_COUNT 3
+#define CAPT_ISA_COUNT 4
 
 const char *capt_isa_name(capt_isa isa);
 int capt_isa_available(capt_isa isa); /* 1 when this build and this CPU can run it */
@@ -66,12 +67,12 @@ typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_
 /* Products no deeper than this (with enough rows) take the wide path instead: columns a
  * few vectors at a time, packed transposed into scratch, CAPT_GEMM_WIDE_COLS_MAX at most. */
 #define CAPT_GEMM_WIDE_MAX_K 64
-#define CAPT_GEMM_WIDE_COLS_MAX 16
+#define CAPT_GEMM_WIDE_COLS_MAX 32
 /* Products with at least this many rows per thread are split by rows across threads,
  * others by columns. */
 #define CAPT_GEMM_ROW_SPLIT_M 16
 /* Per thread, for products of depth up to K: the dot form's panel [4, K], or the wide
- * path's transposed panel and one dequantized row, [16 + 1, K <= 64]. */
+ * path's transposed panel and one dequantized row, [32 + 1, K <= 64]. */
 static inline size_t capt_gemm_scratch_floats(int K) {
     size_t panel = (size_t)CAPT_GEMM_PANEL_ROWS * (size_t)K;
     size_t wide = (size_t)(CAPT_GEMM_WIDE_COLS_MAX + 1) * (size_t)(K < CAPT_GEMM_WIDE_MAX_K ? K : CAPT_GEMM_WIDE_MAX_K);
@@ -147,6 +148,7 @@ capt_status capt_dwconv(capt_pool *pool, capt_isa isa, const capt_dwconv_args *a
     void capt_dwconv_f32__##isa(const capt_dwconv_args *, int, int);
 CAPT_DECLARE_GEMM_KERNELS(ref)
 CAPT_DECLARE_GEMM_KERNELS(avx2)
+CAPT_DECLARE_GEMM_KERNELS(avx512)
 CAPT_DECLARE_GEMM_KERNELS(wasm128)
 
 #endif
