@@ -1,6 +1,7 @@
 /* bench_kernels.c — `capt-bench-kernels`: GFLOP/s of y = x·Wᵀ + b for every weight dtype
  * on every kernel set this machine runs, at the shapes of ViT-B/32 and a 512-wide
- * decoder. A separate program because it calls the kernels directly (the capt CLI uses
+ * decoder, and each vector set's peak multiply-add rate on one thread (the roof). A
+ * separate program because it calls the kernels directly (the capt CLI uses
  * only the public API); built natively and, for node, as wasm (scripts/bench.sh).
  * Usage: capt-bench-kernels [--threads N] [--min-time SECONDS] */
 #include <stdio.h>
@@ -109,6 +110,69 @@ static int bench_gemm(int threads, double min_time) {
     return status;
 }
 
+/* The roof: a single thread's peak f32 multiply-add rate on each vector set, from chains
+ * of independent multiply-adds on registers (enough chains to cover the latency), so the
+ * kernels' GFLOP/s above can be read as a fraction of it (docs/kernels.md). */
+#define PEAK_ITERATIONS 2000000L
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"), noinline)) static float peak_chains_avx2(long n, float seed) {
+    __m256 acc[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int j = 0; j < 12; j++) acc[j] = _mm256_set1_ps(seed + (float)j);
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < 12; j++) acc[j] = _mm256_fmadd_ps(acc[j], m, c);
+    float out[8], sum = 0;
+    for (int j = 1; j < 12; j++) acc[0] = _mm256_add_ps(acc[0], acc[j]);
+    _mm256_storeu_ps(out, acc[0]);
+    for (int j = 0; j < 8; j++) sum += out[j];
+    return sum;
+}
+__attribute__((target("avx512f"), noinline)) static float peak_chains_avx512(long n, float seed) {
+    __m512 acc[24], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int j = 0; j < 24; j++) acc[j] = _mm512_set1_ps(seed + (float)j);
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < 24; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, c);
+    for (int j = 1; j < 24; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+#endif
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+__attribute__((noinline)) static float peak_chains_wasm128(long n, float seed) { /* no fused multiply-add in SIMD128: a multiply and an add */
+    v128_t acc[8], m = wasm_f32x4_splat(0.999999f), c = wasm_f32x4_splat(1e-6f);
+    for (int j = 0; j < 8; j++) acc[j] = wasm_f32x4_splat(seed + (float)j);
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) acc[j] = wasm_f32x4_add(wasm_f32x4_mul(acc[j], m), c);
+    for (int j = 1; j < 8; j++) acc[0] = wasm_f32x4_add(acc[0], acc[j]);
+    return wasm_f32x4_extract_lane(acc[0], 0) + wasm_f32x4_extract_lane(acc[0], 3);
+}
+#endif
+
+/* Best of 20 calls: V8 runs a wasm function's first calls in its baseline compiler and
+ * swaps in optimized code only at a later call. */
+static void print_peak(const char *set, float (*chains)(long, float), int chains_count, int lanes) {
+    double seconds = 1e30;
+    for (int call = 0; call < 20; call++) {
+        double t0 = now_seconds();
+        volatile float sink = chains(PEAK_ITERATIONS, (float)call); /* a new seed: no call can be reused */
+        double t = now_seconds() - t0;
+        (void)sink;
+        seconds = t < seconds ? t : seconds;
+    }
+    printf("%-16s %-5s %-8s %10.2f %10.3f\n", "peak", "f32", set,
+           2.0 * PEAK_ITERATIONS * chains_count * lanes / seconds * 1e-9, seconds * 1e3);
+}
+
+static void bench_peaks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (capt_isa_available(CAPT_ISA_AVX2)) print_peak("avx2", peak_chains_avx2, 12, 8);
+    if (capt_isa_available(CAPT_ISA_AVX512)) print_peak("avx512", peak_chains_avx512, 24, 16);
+#endif
+#if defined(__wasm_simd128__)
+    print_peak("wasm128", peak_chains_wasm128, 8, 4);
+#endif
+}
+
 int main(int argc, char **argv) {
     int threads = 1;
     double min_time = 0.3;
@@ -128,5 +192,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    return bench_gemm(threads, min_time);
+    int status = bench_gemm(threads, min_time);
+    if (!status) bench_peaks();
+    return status;
 }

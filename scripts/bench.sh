@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the tests): the kernels (capt-bench-kernels) natively, under node with the
-# wasm SIMD128 build, and with the plain wasm build, then the ratios the targets name:
-# wasm SIMD f32 vs the plain wasm build at 512x512x512, and q8_0 vs f32.
+# wasm SIMD128 build, and with the plain wasm build, then the ratios the targets name, each
+# against its peer measured in the same run: wasm SIMD f32 vs the plain wasm build at
+# 512x512x512, q8_0 vs f32, the native encoder vs PyTorch, 2 threads vs 1, the wasm encoder
+# vs onnxruntime-web and the full caption in wasm (issue 21), and the caption with the
+# detector vs without (issue 22).
 # Usage: scripts/bench.sh [--threads N] [--min-time S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 build build -DCMAKE_BUILD_TYPE=Release > /dev/null
-build_wasm build-wasm -DCMAKE_BUILD_TYPE=Release > /dev/null
-build_wasm build-wasm-scalar -DCMAKE_BUILD_TYPE=Release -DCAPT_WASM_SIMD=OFF > /dev/null
+bash scripts/build_wasm.sh > /dev/null # build-wasm, build-wasm-scalar, build-wasm-threads and wasm/dist
 mkdir -p out
 echo "## native"; ./build/capt-bench-kernels "$@" | tee out/bench-native.txt
 echo "## wasm simd128 (node)"; node build-wasm/capt-bench-kernels.js "$@" | tee out/bench-wasm.txt
@@ -23,6 +25,30 @@ for pair in "out/bench-native.txt avx2" "out/bench-wasm.txt wasm128"; do
   awk -v q="$(gflops "$1" 512x512x512 q8_0 "$2")" -v f="$(gflops "$1" 512x512x512 f32 "$2")" -v k="$2" \
     'BEGIN {printf "%s q8_0 / f32 at 512x512x512: %.2fx (target >= 1)\n", k, q/f}'
 done
+
+# The encoder against its peers, alternately: natively on one thread against PyTorch (the
+# same network in float32, bench/bench_torch_encoder.py), from a prepared tensor in both;
+# then 2 threads against 1, natively and in the wasm threads build (under node).
+echo
+encode_ms() { awk '$1 == "mean" {print $7}'; } # capt bench encoder's encode column: best of runs, mean of photos
+for round in 1 2; do
+  capt=$(./build/capt bench encoder --model weights/mobilenet_v2.capt --threads 1 | encode_ms)
+  torch=$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_torch_encoder.py | sed -E 's/.*best ([0-9.]+)\)$/\1/')
+  awk -v c="$capt" -v t="$torch" 'BEGIN {printf "native encoder, 1 thread: capt %.2f ms, PyTorch %.2f ms (best of runs): PyTorch / capt %.2fx (target >= 1)\n", c, t, t/c}'
+done
+for runner in "./build/capt" "node build-wasm-threads/capt.js"; do
+  one=$($runner bench encoder --model weights/mobilenet_v2.capt --threads 1 | encode_ms)
+  two=$($runner bench encoder --model weights/mobilenet_v2.capt --threads 2 | encode_ms)
+  awk -v a="$one" -v b="$two" -v r="$runner" \
+    'BEGIN {printf "encoder 2 threads vs 1 (%s): %.2f ms vs %.2f ms: %.2fx (target >= 1.6x)\n", r, b, a, a/b}'
+done
+
+# The wasm SIMD128 build against onnxruntime-web on one thread (scripts/bench_wasm.mjs), and
+# the full caption of a 224x224 JPEG there.
+echo
+[ -f out/onnx/mbv2_encoder.onnx ] || { mkdir -p out/onnx && /usr/bin/python3 tools/export_onnx.py out/onnx/mbv2_encoder.onnx; }
+/usr/bin/python3 -c "from PIL import Image; Image.open('$CAPT_ASSETS/data/photos/rocket.jpg').convert('RGB').resize((224, 224), Image.BILINEAR).save('out/rocket-224.jpg', quality=90)"
+node scripts/bench_wasm.mjs weights/capt-default.capt out/onnx/mbv2_encoder.onnx 30 --image out/rocket-224.jpg
 
 # The whole caption (decode + encode + detect + beam 3) in wasm SIMD128 on one thread: the
 # default model against the default before the object detector (its decoder from commit
