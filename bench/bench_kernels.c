@@ -147,7 +147,18 @@ __attribute__((noinline)) static float peak_chains_wasm128(long n, float seed) {
     return wasm_f32x4_extract_lane(acc[0], 0) + wasm_f32x4_extract_lane(acc[0], 3);
 }
 #endif
+#if defined(__EMSCRIPTEN__) && !defined(__wasm_simd128__)
+/* The plain build has no vector instructions at all: its roof is scalar chains. */
+__attribute__((noinline)) static float peak_chains_scalar(long n, float seed) {
+    float acc[8];
+    for (int j = 0; j < 8; j++) acc[j] = seed + (float)j;
+    for (long i = 0; i < n; i++)
+        for (int j = 0; j < 8; j++) acc[j] = acc[j] * 0.999999f + 1e-6f;
+    return acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+}
+#endif
 
+#if defined(__x86_64__) || defined(__i386__) || defined(__EMSCRIPTEN__)
 /* Best of 20 calls: V8 runs a wasm function's first calls in its baseline compiler and
  * swaps in optimized code only at a later call. */
 static void print_peak(const char *set, float (*chains)(long, float), int chains_count, int lanes) {
@@ -163,6 +174,8 @@ static void print_peak(const char *set, float (*chains)(long, float), int chains
            2.0 * PEAK_ITERATIONS * chains_count * lanes / seconds * 1e-9, seconds * 1e3);
 }
 
+#endif
+
 static void bench_peaks(void) {
 #if defined(__x86_64__) || defined(__i386__)
     if (capt_isa_available(CAPT_ISA_AVX2)) print_peak("avx2", peak_chains_avx2, 12, 8);
@@ -170,6 +183,8 @@ static void bench_peaks(void) {
 #endif
 #if defined(__wasm_simd128__)
     print_peak("wasm128", peak_chains_wasm128, 8, 4);
+#elif defined(__EMSCRIPTEN__)
+    print_peak("ref", peak_chains_scalar, 8, 1);
 #endif
 }
 
