@@ -6,6 +6,7 @@ small decoder for a few steps (train/train.py), export it (train/export.py), com
 with the CLIP file (tools/combine_capt.py), caption a photo with `capt caption`, and
 check that the C engine's greedy caption is the PyTorch decoder's on the same tokens.
 Usage: test_clip_caption_pipeline.py CAPT_BINARY"""
+import csv
 import json
 import os
 import subprocess
@@ -48,9 +49,13 @@ with tempfile.TemporaryDirectory() as tmp:
 
     run_dir = os.path.join(tmp, "run")
     log = run([PY, os.path.join(ROOT, "train", "train.py"), "--features", feats, "--out", run_dir, "--limit", "96",
-               "--epochs", "2", "--batch", "32", "--d-model", "64", "--heads", "2", "--layers", "1", "--mlp", "128",
-               "--threads", "1"])
+               "--epochs", "2", "--schedule-epochs", "4", "--batch", "32", "--d-model", "64", "--heads", "2",
+               "--layers", "1", "--mlp", "128", "--threads", "1"])
     print("ok   train.py: %s" % log.strip().splitlines()[-1][:100])
+    # The cosine spans 4 epochs (1 of warmup): after epoch 2 it is at (1 + cos(pi / 3)) / 2 of its peak, not 0.
+    lrs = [float(r["lr"]) for r in csv.DictReader(open(os.path.join(run_dir, "log.csv")))]
+    assert abs(lrs[-1] / lrs[0] - 0.75) < 0.02, "--schedule-epochs: learning rates %s" % lrs
+    print("ok   --schedule-epochs 4 stops the cosine at %.2f of its peak" % (lrs[-1] / lrs[0]))
     decoder = os.path.join(tmp, "decoder.capt")
     run([PY, os.path.join(ROOT, "train", "export.py"), "--checkpoint", os.path.join(run_dir, "best.pt"), "--out", decoder,
          "--dtype", "q8_0"])

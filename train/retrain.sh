@@ -88,10 +88,11 @@ $PY train/train.py $IMAGES \
 $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
 # Then one epoch of self-critical training (docs/experiments/decoder.md, "Self-critical stage"): 5
 # captions sampled per image, rewarded by their CIDEr-D, beside the COCO captions'
-# cross-entropy at weight 0.1.
+# cross-entropy at weight 0.1; the learning rate follows the first half of a two-epoch
+# cosine (ending at half its peak: better on both dev sets than decaying to 0).
 stage "4/4 self-critical"
 $PY train/train.py $IMAGES \
-  --out "$RUN/scst" --epochs 1 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
+  --out "$RUN/scst" --epochs 1 --schedule-epochs 2 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
   --scst 5 --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --text-weight 0.1 --match-base \
   --vocab-size 7217 --lr 6e-5 --warmup-epochs 0
 FINAL="$RUN/scst/epoch01.pt"

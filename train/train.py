@@ -229,6 +229,8 @@ def main():
     ap.add_argument("--features", required=True)
     add_common_args(ap, epochs=40)
     ap.add_argument("--warmup-epochs", type=float, default=1.0)
+    ap.add_argument("--schedule-epochs", type=int, help="the epochs the cosine decay spans (default --epochs): "
+                                                        "more than --epochs stops before the learning rate reaches 0")
     ap.add_argument("--patience", type=int, default=12, help="evaluations without a dev CIDEr-D gain before stopping")
     ap.add_argument("--eval-every", type=int, default=1, help="score dev (and coco-ood-dev) after every N epochs "
                                                                "and after the last (the rest log no dev figures)")
@@ -296,7 +298,8 @@ def main():
     if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "last.pt"))):
         init_from(model, torch.load(args.init), vocab, cfg, args.init)
     steps_per_epoch = (len(train_names) + args.batch - 1) // args.batch
-    opt, sched = make_optimizer(model, args, args.epochs * steps_per_epoch, int(args.warmup_epochs * steps_per_epoch))
+    opt, sched = make_optimizer(model, args, (args.schedule_epochs or args.epochs) * steps_per_epoch,
+                                int(args.warmup_epochs * steps_per_epoch))
     log_rows, start_epoch, best, since_best = [], 1, -1.0, 0
     meta = {"config": cfg.to_dict(), "vocab": vocab.clip_ids, "args": vars(args)}
     if args.resume and os.path.exists(os.path.join(args.out, "last.pt")):
