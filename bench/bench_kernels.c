@@ -111,7 +111,8 @@ static int bench_gemm(int threads, double min_time) {
 }
 
 /* The roof: a single thread's peak f32 multiply-add rate on each vector set, from chains
- * of independent multiply-adds on registers (enough chains to cover the latency), so the
+ * of independent multiply-adds on registers (12 chains: enough to cover the latency, few
+ * enough for the compiler to keep them all in registers), so the
  * kernels' GFLOP/s above can be read as a fraction of it (docs/kernels.md). */
 #define PEAK_ITERATIONS 2000000L
 #if defined(__x86_64__) || defined(__i386__)
@@ -128,11 +129,11 @@ __attribute__((target("avx2,fma"), noinline)) static float peak_chains_avx2(long
     return sum;
 }
 __attribute__((target("avx512f"), noinline)) static float peak_chains_avx512(long n, float seed) {
-    __m512 acc[24], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
-    for (int j = 0; j < 24; j++) acc[j] = _mm512_set1_ps(seed + (float)j);
+    __m512 acc[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_set1_ps(seed + (float)j);
     for (long i = 0; i < n; i++)
-        for (int j = 0; j < 24; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, c);
-    for (int j = 1; j < 24; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, c);
+    for (int j = 1; j < 12; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
     return _mm512_reduce_add_ps(acc[0]);
 }
 #endif
@@ -179,7 +180,7 @@ static void print_peak(const char *set, float (*chains)(long, float), int chains
 static void bench_peaks(void) {
 #if defined(__x86_64__) || defined(__i386__)
     if (capt_isa_available(CAPT_ISA_AVX2)) print_peak("avx2", peak_chains_avx2, 12, 8);
-    if (capt_isa_available(CAPT_ISA_AVX512)) print_peak("avx512", peak_chains_avx512, 24, 16);
+    if (capt_isa_available(CAPT_ISA_AVX512)) print_peak("avx512", peak_chains_avx512, 12, 16);
 #endif
 #if defined(__wasm_simd128__)
     print_peak("wasm128", peak_chains_wasm128, 8, 4);
