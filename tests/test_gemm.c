@@ -85,6 +85,19 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
  * products' outputs (|y| is about 1). */
 static const capt_gemm_epilogue clamp_epilogue = {1.5f, 0.0f, 0.5f};
 
+/* The worst error of y against y_ref, as a fraction of its tolerance (NaN: a failure). */
+static double max_error(const problem *p, const float *y, const float *y_ref, int integer_path,
+                        const capt_gemm_epilogue *post) {
+    double worst = 0;
+    for (int m = 0; m < p->M; m++)
+        for (int n = 0; n < p->N; n++) {
+            double e = fabs((double)y[(size_t)m * p->N + n] - y_ref[(size_t)m * p->N + n]);
+            double r = e / (tolerance(p, m, n, integer_path) * (post ? fabsf(post->scale) : 1.0f));
+            if (!(r <= worst)) worst = r; /* NaN propagates as a failure */
+        }
+    return worst;
+}
+
 /* Runs one problem on `isa` and on ref; returns the worst error / tolerance ratio (the
  * epilogue scales the error by |scale|; its bounds cannot enlarge it). */
 static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int float_activations,
@@ -97,13 +110,24 @@ static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int f
     args.y = y_ref;
     CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
     int integer_path = capt_gemm_uses_xq(isa, &args);
-    double worst = 0;
-    for (int m = 0; m < p->M; m++)
-        for (int n = 0; n < p->N; n++) {
-            double e = fabs((double)y[(size_t)m * p->N + n] - y_ref[(size_t)m * p->N + n]);
-            double r = e / (tolerance(p, m, n, integer_path) * (post ? fabsf(post->scale) : 1.0f));
-            if (!(r <= worst)) worst = r; /* NaN propagates as a failure */
-        }
+    double worst = max_error(p, y, y_ref, integer_path, post);
+    /* Again from weights packed ahead (capt_gemm_pack_wide), as a convolution's are: the
+     * wide path for any depth, against ref; for shallow products, which take the wide path
+     * anyway, the same bits as without. */
+    size_t wide_floats = capt_gemm_wide_floats(p->N, p->K);
+    float *packed = malloc(wide_floats * sizeof(float)), *y_packed = malloc(sizeof(float) * (size_t)p->M * p->N);
+    capt_gemm_pack_wide(p->w, p->dtype, p->N, p->K, packed);
+    args.w_wide = packed;
+    args.y = y_packed;
+    CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
+    double worst_packed = max_error(p, y_packed, y_ref, capt_gemm_uses_xq(isa, &args), post);
+    if (worst_packed > worst || worst_packed != worst_packed) worst = worst_packed;
+    if (p->K <= CAPT_GEMM_WIDE_MAX_K)
+        CHECK(memcmp(y, y_packed, sizeof(float) * (size_t)p->M * p->N) == 0,
+              "%s %s M=%d N=%d K=%d: weights packed ahead changed the result", capt_isa_name(isa),
+              capt_dtype_name(p->dtype), p->M, p->N, p->K);
+    free(packed);
+    free(y_packed);
     free(y);
     free(y_ref);
     return worst;
@@ -146,6 +170,43 @@ static void sweep(capt_isa isa) {
     }
 }
 
+/* A kernel asked for column ranges that cut packed groups anywhere (the dispatcher's
+ * splits never do): tiles start mid-group, and columns that leave less than a vector of
+ * their group take the dot form; every output within tolerance of ref. */
+static void packed_column_ranges(capt_isa isa) {
+    static const int cuts[] = {0, 3, 5, 21, 38, 40, 67};
+    static const int depths[] = {45, 200};
+    for (int di = 0; di < 2; di++)
+        for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_F16; dt++) {
+            problem p;
+            if (!make_problem(&p, 13, 67, depths[di], (capt_dtype)dt)) {
+                CHECK(0, "out of memory");
+                return;
+            }
+            size_t n = (size_t)p.M * p.N;
+            float *y = malloc(n * sizeof(float)), *y_ref = malloc(n * sizeof(float));
+            float *packed = malloc(capt_gemm_wide_floats(p.N, p.K) * sizeof(float));
+            float *scratch = malloc(capt_gemm_scratch_bytes(p.K));
+            capt_gemm_pack_wide(p.w, p.dtype, p.N, p.K, packed);
+            capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y_ref, .M = p.M,
+                                   .N = p.N, .K = p.K};
+            capt_error err;
+            CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
+            args.y = y;
+            args.w_wide = packed;
+            capt_gemm_kernel kernel = capt_gemm_kernel_for(isa, p.dtype);
+            for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; c++) kernel(&args, cuts[c], cuts[c + 1], scratch);
+            double r = max_error(&p, y, y_ref, 0, NULL);
+            CHECK(r <= 1.0, "%s %s packed, cut columns, K=%d: error %.3g x tolerance", capt_isa_name(isa),
+                  capt_dtype_name(p.dtype), p.K, r);
+            free(y);
+            free(y_ref);
+            free(packed);
+            free(scratch);
+            free_problem(&p);
+        }
+}
+
 /* [M, N, K]: ViT-B/32 (50 tokens, 768 wide, MLP 3072), a decoder step and batch, and
  * 1x1 convolutions (K a multiple of 32 for the quantized types). */
 static const int model_shapes[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {1, 512, 512},
@@ -171,11 +232,20 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
             capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y1, .M = p.M, .N = p.N,
                                    .K = p.K, .epilogue = s % 2 ? &clamp_epilogue : NULL};
             capt_error err;
-            capt_gemm(single, isa, &args, &err);
-            args.y = y3;
-            CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
-            CHECK(memcmp(y1, y3, n * sizeof(float)) == 0, "%s %s %dx%dx%d: threads changed the result",
-                  capt_isa_name(isa), capt_dtype_name((capt_dtype)dt), p.M, p.N, p.K);
+            /* with the weights as they are, and packed ahead as a convolution's */
+            size_t wide_floats = capt_gemm_wide_floats(p.N, p.K);
+            float *packed = malloc(wide_floats * sizeof(float));
+            capt_gemm_pack_wide(p.w, p.dtype, p.N, p.K, packed);
+            for (int pack = 0; pack <= 1; pack++) {
+                args.w_wide = pack ? packed : NULL;
+                args.y = y1;
+                capt_gemm(single, isa, &args, &err);
+                args.y = y3;
+                CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
+                CHECK(memcmp(y1, y3, n * sizeof(float)) == 0, "%s %s %dx%dx%d%s: threads changed the result",
+                      capt_isa_name(isa), capt_dtype_name((capt_dtype)dt), p.M, p.N, p.K, pack ? " packed" : "");
+            }
+            free(packed);
             free(y1);
             free(y3);
             free_problem(&p);
@@ -394,6 +464,7 @@ int main(void) {
         if (!capt_isa_available((capt_isa)isa)) continue;
         sweep((capt_isa)isa);
         model_shapes_and_threads((capt_isa)isa, pool);
+        packed_column_ranges((capt_isa)isa);
         dwconv_sweep((capt_isa)isa, pool);
         if (isa != CAPT_ISA_REF) integer_path_exact((capt_isa)isa);
         if (isa == CAPT_ISA_WASM128) wide_path_exact((capt_isa)isa);

@@ -1,5 +1,7 @@
 /* dispatch.c — ISA detection and the threaded dispatchers of the kernels. */
 
+#include <string.h>
+
 #include "base.h"
 #include "kernels.h"
 
@@ -120,12 +122,38 @@ int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *a) {
            a->M < CAPT_GEMM_INT_MAX_M;
 }
 
+size_t capt_gemm_wide_floats(int N, int K) {
+    size_t groups = N > 0 ? ((size_t)N + CAPT_GEMM_WIDE_COLS_MAX - 1) / CAPT_GEMM_WIDE_COLS_MAX : 0, floats;
+    return K > 0 && capt_size_mul3((int64_t)groups, CAPT_GEMM_WIDE_COLS_MAX, K, &floats) ? floats : 0;
+}
+
+void capt_gemm_pack_wide(const void *w, capt_dtype wtype, int N, int K, float *packed) {
+    float chunk[32]; /* weights k0..k0+31 of a row: a quantized block, or 32 f16/f32 values */
+    size_t row_bytes = capt_dtype_row_bytes(wtype, K);
+    memset(packed, 0, capt_gemm_wide_floats(N, K) * sizeof(float));
+    for (int n = 0; n < N; n++) {
+        const unsigned char *row = (const unsigned char *)w + (size_t)n * row_bytes;
+        float *group = packed + (size_t)(n / CAPT_GEMM_WIDE_COLS_MAX) * CAPT_GEMM_WIDE_COLS_MAX * K;
+        for (int k0 = 0; k0 < K; k0 += 32) {
+            int count = K - k0 < 32 ? K - k0 : 32;
+            capt_dequantize_row(wtype, row + capt_dtype_row_bytes(wtype, k0), chunk, count);
+            for (int k = 0; k < count; k++)
+                group[(size_t)(k0 + k) * CAPT_GEMM_WIDE_COLS_MAX + n % CAPT_GEMM_WIDE_COLS_MAX] = chunk[k];
+        }
+    }
+}
+
+/* Row tasks hold multiples of 12 rows: whole register tiles of every ISA and path (3 or
+ * 2 rows, wide 6, 4 or 3). */
+#define GEMM_ROW_UNIT 12
+
 typedef struct gemm_job {
     const capt_gemm_args *args;
     capt_gemm_kernel kernel;
     const capt_pool *pool; /* each thread's scratch: capt_gemm_scratch_floats(K) floats */
-    int cols_per_task;     /* a task: these columns of every row, */
-    int rows_per_task;     /* or (when > 0) these rows, every column */
+    int tasks;             /* each task: its share of the units, */
+    int unit;              /* in columns of every row (a multiple of 16), */
+    int by_rows;           /* or, when set, in GEMM_ROW_UNIT rows of every column */
 } gemm_job;
 
 static void gemm_task(void *ctx, int task, int thread) {
@@ -133,18 +161,19 @@ static void gemm_task(void *ctx, int task, int thread) {
     const capt_gemm_args *a = job->args;
     size_t bytes;
     float *scratch = capt_pool_scratch(job->pool, thread, &bytes);
-    if (job->rows_per_task) {
-        int m0 = task * job->rows_per_task, m1 = m0 + job->rows_per_task < a->M ? m0 + job->rows_per_task : a->M;
-        capt_gemm_args rows = *a; /* rows m0..m1 of x and y */
-        rows.x = a->x + (size_t)m0 * a->K;
-        rows.y = a->y + (size_t)m0 * a->N;
-        rows.M = m1 - m0;
-        job->kernel(&rows, 0, a->N, scratch);
+    int extent = job->by_rows ? a->M : a->N, units = (extent + job->unit - 1) / job->unit;
+    int begin = (int)((long long)task * units / job->tasks) * job->unit;
+    int end = (int)((long long)(task + 1) * units / job->tasks) * job->unit;
+    if (end > extent) end = extent;
+    if (!job->by_rows) {
+        job->kernel(a, begin, end, scratch);
         return;
     }
-    int n0 = task * job->cols_per_task;
-    int n1 = n0 + job->cols_per_task < a->N ? n0 + job->cols_per_task : a->N;
-    job->kernel(a, n0, n1, scratch);
+    capt_gemm_args rows = *a; /* rows begin..end of x and y */
+    rows.x = a->x + (size_t)begin * a->K;
+    rows.y = a->y + (size_t)begin * a->N;
+    rows.M = end - begin;
+    job->kernel(&rows, 0, a->N, scratch);
 }
 
 capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, capt_error *err) {
@@ -162,7 +191,7 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     capt_gemm_args args = *in;
     args.xq = NULL;
     int threads = capt_pool_threads(pool);
-    gemm_job job = {&args, kernel, pool, 0, 0};
+    gemm_job job = {&args, kernel, pool, 0, 0, 0};
     /* Scratch comes from the pool, reserved when its context was made: no allocation here. */
     size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
     capt_pool_scratch(pool, 0, &have);
@@ -176,25 +205,18 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
             capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
         args.xq = xq;
     }
-    /* Many rows (an encoder's pixels): split them, so threads write apart (columns of a
+    /* Tasks take an even share of whole units, two tasks a thread (the pool hands thread i
+     * the i-th share: the same rows in every layer, the pixels it wrote last).
+     * Many rows (an encoder's pixels): split them, so threads write apart (columns of a
      * narrow output share cache lines) and each reads its rows of x once; every thread
-     * prepares all the weight panels, cheap beside its rows' products. Row tasks are
-     * multiples of 12, whole register tiles of every ISA and path (3 or 2 rows, wide 6 or 4). */
-    if (threads > 1 && !args.xq && in->M >= CAPT_GEMM_ROW_SPLIT_M * threads) {
-        int per = (in->M + 2 * threads - 1) / (2 * threads);
-        job.rows_per_task = (per + 11) / 12 * 12;
-        capt_pool_run(pool, gemm_task, &job, (in->M + job.rows_per_task - 1) / job.rows_per_task);
-        return CAPT_OK;
-    }
-    /* Otherwise split the N output columns into tasks of whole panels, a few per thread so
-     * a slow thread does not hold up the rest. */
-    int panels = (in->N + CAPT_GEMM_PANEL_ROWS - 1) / CAPT_GEMM_PANEL_ROWS;
-    int tasks = threads == 1 ? 1 : threads * 4;
-    if (tasks > panels) tasks = panels;
-    int panels_per_task = (panels + tasks - 1) / tasks;
-    job.cols_per_task = panels_per_task * CAPT_GEMM_PANEL_ROWS;
-    tasks = (in->N + job.cols_per_task - 1) / job.cols_per_task;
-    capt_pool_run(pool, gemm_task, &job, tasks);
+     * then prepares all the weight panels, cheap beside its rows' products. Fewer rows:
+     * split the columns, in whole cache lines of y, and each thread packs only its panels. */
+    int wide = in->K <= CAPT_GEMM_WIDE_MAX_K || in->w_wide;
+    job.by_rows = !args.xq && in->M >= CAPT_GEMM_ROW_SPLIT_M * threads;
+    job.unit = job.by_rows ? GEMM_ROW_UNIT : wide ? CAPT_GEMM_WIDE_COLS_MAX : 16;
+    int units = ((job.by_rows ? in->M : in->N) + job.unit - 1) / job.unit;
+    job.tasks = threads == 1 ? 1 : units < 2 * threads ? units : 2 * threads;
+    capt_pool_run(pool, gemm_task, &job, job.tasks);
     return CAPT_OK;
 }
 

@@ -16,8 +16,8 @@
  * Float path: CAPT_GEMM_PANEL_ROWS (4) weight rows at a time, dequantized into scratch
  * unless already f32, times TILE_ROWS x rows per register tile: TILE_ROWS x 4 vector
  * accumulators, each reduced once at the end. Wide path (shallow products, K <=
- * CAPT_GEMM_WIDE_MAX_K, with many rows): 2 vectors of weight columns packed transposed and
- * each x value broadcast against them, no reduction. Integer path (args->xq set, small M):
+ * CAPT_GEMM_WIDE_MAX_K, or weights packed ahead, with many rows): 2 vectors of weight
+ * columns packed transposed and each x value broadcast against them, no reduction. Integer path (args->xq set, small M):
  * x was quantized to q8_0 by capt_gemm and each output is a sum of int8 block dots. */
 #include "kernels.h"
 
@@ -103,19 +103,19 @@ static void gemm_tiled(const capt_gemm_args *a, int n_begin, int n_end, float *p
     }
 }
 
-/* The wide path's tile: y[mr][nv vectors] = post(x[mr][K] · panel[K][nv vectors] + bias).
+/* The wide path's tile: y[mr][nv vectors] = post(x[mr][K] · panel[K][nv vectors] + bias),
+ * panel rows ldp floats apart.
  * Each output is one accumulator lane summed over k in order, then the bias added and the
  * epilogue applied: the reference's order (bit for bit where vec_madd rounds the product,
  * as SIMD128's does). mr and nv are constants at every call. */
-static ALWAYS_INLINE void wide_tile(int mr, int nv, const float *x, const float *panel, int K, float *y, int ldy,
-                                    const float *bias, const capt_gemm_epilogue *post) {
-    const int cols = nv * VEC_LANES;
+static ALWAYS_INLINE void wide_tile(int mr, int nv, const float *x, const float *panel, int ldp, int K, float *y,
+                                    int ldy, const float *bias, const capt_gemm_epilogue *post) {
     vecf acc[WIDE_ROWS][2];
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nv; j++) acc[i][j] = vec_zero();
     for (int k = 0; k < K; k++) {
         vecf w[2];
-        for (int j = 0; j < nv; j++) w[j] = vec_load(panel + (size_t)k * cols + j * VEC_LANES);
+        for (int j = 0; j < nv; j++) w[j] = vec_load(panel + (size_t)k * ldp + j * VEC_LANES);
         for (int i = 0; i < mr; i++) {
             vecf xv = vec_splat(x[(size_t)i * K + k]);
             for (int j = 0; j < nv; j++) acc[i][j] = vec_madd(xv, w[j], acc[i][j]);
@@ -134,10 +134,10 @@ static ALWAYS_INLINE void wide_tile(int mr, int nv, const float *x, const float 
         for (int j = 0; j < nv; j++) vec_store(y + (size_t)i * ldy + j * VEC_LANES, acc[i][j]);
 }
 
-static void run_wide_tile(int mr, int nv, const float *x, const float *panel, int K, float *y, int ldy,
+static void run_wide_tile(int mr, int nv, const float *x, const float *panel, int ldp, int K, float *y, int ldy,
                           const float *bias, const capt_gemm_epilogue *post) {
 #define WIDE_CASE(MR, NV)                                                                            \
-    case (MR)*4 + (NV): wide_tile(MR, NV, x, panel, K, y, ldy, bias, post); return;
+    case (MR)*4 + (NV): wide_tile(MR, NV, x, panel, ldp, K, y, ldy, bias, post); return;
     switch (mr * 4 + nv) {
         WIDE_CASE(1, 1) WIDE_CASE(1, 2) WIDE_CASE(2, 1) WIDE_CASE(2, 2)
 #if WIDE_ROWS >= 3
@@ -155,36 +155,56 @@ static void run_wide_tile(int mr, int nv, const float *x, const float *panel, in
 }
 
 /* Shallow products (a MobileNet's 1x1 convolutions from 16-32 channels, its first
- * convolution's 27 taps): there the dot form's reductions of its accumulators cost as much
- * as its products. Columns go 2 vectors at a time (then 1), packed transposed into
- * panel [K, cols] (each weight row dequantized into row [K] first); fewer columns than a
- * vector left over take the dot form. */
+ * convolution's 27 taps), and any product whose weights were packed ahead (a->w_wide):
+ * there the dot form's reductions of its accumulators cost as much as its products.
+ * Columns go 2 vectors at a time (then 1), from a panel [K, cols]: read in place from
+ * a->w_wide, or else packed here transposed (each weight row dequantized into row [K]
+ * first, K <= CAPT_GEMM_WIDE_MAX_K). Columns that leave less than a vector (of their
+ * packed group, or in all) take the dot form. */
 static void gemm_wide(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
     const int K = a->K;
-    float *panel = scratch, *row = scratch + (size_t)WIDE * K;
     int n = n_begin;
-    while (n_end - n >= VEC_LANES) {
-        const int nv = n_end - n >= WIDE ? 2 : 1, cols = nv * VEC_LANES;
-        for (int j = 0; j < cols; j++) {
-            const float *w = weight_row(a, n + j, row);
-            for (int k = 0; k < K; k++) panel[(size_t)k * cols + j] = w[k];
+    while (n < n_end) {
+        const int offset = n % CAPT_GEMM_WIDE_COLS_MAX;
+        int room = a->w_wide ? CAPT_GEMM_WIDE_COLS_MAX - offset : WIDE; /* columns one panel holds */
+        if (room > n_end - n) room = n_end - n;
+        if (room < VEC_LANES) {
+            gemm_tiled(a, n, n + room, scratch);
+            n += room;
+            continue;
+        }
+        const int nv = room >= WIDE ? 2 : 1;
+        const int cols = nv * VEC_LANES;
+        const float *panel = scratch;
+        int ldp = cols;
+        if (a->w_wide) {
+            panel = a->w_wide + (size_t)(n / CAPT_GEMM_WIDE_COLS_MAX) * CAPT_GEMM_WIDE_COLS_MAX * K + offset;
+            ldp = CAPT_GEMM_WIDE_COLS_MAX;
+        } else {
+            float *row = scratch + (size_t)WIDE * K;
+            for (int j = 0; j < cols; j++) {
+                const float *w = weight_row(a, n + j, row);
+                for (int k = 0; k < K; k++) scratch[(size_t)k * cols + j] = w[k];
+            }
         }
         const float *bias = a->bias ? a->bias + n : NULL;
         const float *x = a->x;
         float *y = a->y + n;
         int m = 0;
         for (; m + WIDE_ROWS <= a->M; m += WIDE_ROWS) {
-            if (nv == 2) wide_tile(WIDE_ROWS, 2, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
-            else wide_tile(WIDE_ROWS, 1, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+            if (nv == 2)
+                wide_tile(WIDE_ROWS, 2, x + (size_t)m * K, panel, ldp, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+            else
+                wide_tile(WIDE_ROWS, 1, x + (size_t)m * K, panel, ldp, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
         }
-        if (m < a->M) run_wide_tile(a->M - m, nv, x + (size_t)m * K, panel, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
+        if (m < a->M)
+            run_wide_tile(a->M - m, nv, x + (size_t)m * K, panel, ldp, K, y + (size_t)m * a->N, a->N, bias, a->epilogue);
         n += cols;
     }
-    if (n < n_end) gemm_tiled(a, n, n_end, scratch);
 }
 
 static void gemm_float(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
-    if (a->K <= CAPT_GEMM_WIDE_MAX_K && a->M >= WIDE_ROWS) gemm_wide(a, n_begin, n_end, scratch);
+    if ((a->K <= CAPT_GEMM_WIDE_MAX_K || a->w_wide) && a->M >= WIDE_ROWS) gemm_wide(a, n_begin, n_end, scratch);
     else gemm_tiled(a, n_begin, n_end, scratch);
 }
 

@@ -53,6 +53,9 @@ typedef struct capt_gemm_args {
     /* 1: keep x in f32 (no integer path): results then match a float reference to
      * rounding, at some speed cost for small M. */
     int float_activations;
+    /* NULL, or w packed by capt_gemm_pack_wide: the SIMD kernels then take the wide path
+     * at any depth (with WIDE_ROWS rows or more), reading its panels in place. */
+    const float *w_wide;
 } capt_gemm_args;
 
 /* Computes output columns [n_begin, n_end) for all M rows. `scratch` holds
@@ -65,12 +68,20 @@ typedef void (*capt_gemm_kernel)(const capt_gemm_args *args, int n_begin, int n_
 #define CAPT_GEMM_PANEL_ROWS 4
 #define CAPT_GEMM_INT_MAX_M 4
 /* Products no deeper than this (with enough rows) take the wide path instead: columns a
- * few vectors at a time, packed transposed into scratch, CAPT_GEMM_WIDE_COLS_MAX at most. */
+ * few vectors at a time, packed transposed into scratch, CAPT_GEMM_WIDE_COLS_MAX at most
+ * (or at any depth from weights packed ahead, capt_gemm_args.w_wide). */
 #define CAPT_GEMM_WIDE_MAX_K 64
 #define CAPT_GEMM_WIDE_COLS_MAX 32
+/* The wide path's weights packed once, ahead of the products (a convolution's, at load):
+ * for each group of CAPT_GEMM_WIDE_COLS_MAX columns, [K, 32] floats (row k: weight k of
+ * those columns), zeros past N. The same layout serves every ISA: a tile of 8, 16 or 32
+ * columns reads its part of each 32-float row. capt_gemm_wide_floats: the packed size
+ * (0 when K is too deep for the wide path, or the size overflows size_t). */
+size_t capt_gemm_wide_floats(int N, int K);
+void capt_gemm_pack_wide(const void *w, capt_dtype wtype, int N, int K, float *packed);
 /* Products with at least this many rows per thread are split by rows across threads,
- * others by columns. */
-#define CAPT_GEMM_ROW_SPLIT_M 16
+ * others by columns (MobileNetV2's last 7x7 layers: 49 rows and 160-1280 columns). */
+#define CAPT_GEMM_ROW_SPLIT_M 32
 /* Per thread, for products of depth up to K: the dot form's panel [4, K], or the wide
  * path's transposed panel and one dequantized row, [32 + 1, K <= 64]. */
 static inline size_t capt_gemm_scratch_floats(int K) {

@@ -43,11 +43,29 @@ void capt_pool_run(capt_pool *pool, capt_pool_fn fn, void *ctx, int n_tasks) {
 #include <stdatomic.h>
 
 #define MAX_THREADS 256
+/* How long a thread polls for the next step before it sleeps: ops follow each other
+ * within microseconds (a MobileNetV2 pass is about 100 jobs in 8 ms), and waking a
+ * sleeping thread (a futex call, a context switch) costs tens of microseconds. About
+ * 0.1-0.3 ms of polling; then the condition variables, as before. */
+#define POOL_SPINS 4096
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 typedef struct worker {
     capt_pool *pool;
     int index;
 } worker;
+
+/* The next unclaimed task of one thread's share of a job, alone on its cache line: the
+ * threads claim from their own shares without touching each other's lines. */
+typedef struct task_share {
+    _Alignas(64) atomic_int next;
+    int end;
+} task_share;
 
 struct capt_pool {
     pool_scratch scratch;
@@ -58,21 +76,29 @@ struct capt_pool {
     pthread_cond_t wake;    /* a new job (or shutdown) for the workers */
     pthread_cond_t done;    /* the last task of a job finished */
     unsigned long job_id;   /* bumped per job, under lock */
+    atomic_ulong job_seen;  /* job_id, for workers to poll without the lock */
     int shutting_down;
     /* the current job */
     capt_pool_fn fn;
     void *ctx;
     int n_tasks;
-    atomic_int next_task;
+    task_share *shares; /* [n_threads] */
     int job_open;     /* workers may still join the current job, under lock */
-    int busy_workers; /* workers inside run_tasks, under lock: a job ends when it is 0 */
+    atomic_int busy_workers; /* workers inside run_tasks, changed under lock: a job ends at 0 */
 };
 
+/* Thread i owns tasks [i·n/T, (i+1)·n/T): contiguous tasks (a layer's rows, say) go to the
+ * same thread from one job to the next, so each reads what it wrote itself, from its own
+ * cache. A thread that finishes its share takes tasks from the others' (a late or
+ * descheduled worker then holds up nothing). */
 static void run_tasks(capt_pool *p, int thread) {
-    for (;;) {
-        int t = atomic_fetch_add(&p->next_task, 1);
-        if (t >= p->n_tasks) return;
-        p->fn(p->ctx, t, thread);
+    for (int k = 0; k < p->n_threads; k++) {
+        task_share *share = &p->shares[(thread + k) % p->n_threads];
+        for (;;) {
+            int t = atomic_fetch_add_explicit(&share->next, 1, memory_order_relaxed);
+            if (t >= share->end) break;
+            p->fn(p->ctx, t, thread);
+        }
     }
 }
 
@@ -81,6 +107,8 @@ static void *worker_main(void *arg) {
     capt_pool *p = w->pool;
     unsigned long seen = 0;
     for (;;) {
+        for (int spin = 0; spin < POOL_SPINS && atomic_load_explicit(&p->job_seen, memory_order_relaxed) == seen; spin++)
+            cpu_relax();
         pthread_mutex_lock(&p->lock);
         while (!p->shutting_down && p->job_id == seen) pthread_cond_wait(&p->wake, &p->lock);
         if (p->shutting_down) {
@@ -92,13 +120,13 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&p->lock);
             continue;
         }
-        p->busy_workers++;
+        atomic_fetch_add(&p->busy_workers, 1);
         pthread_mutex_unlock(&p->lock);
         run_tasks(p, w->index);
         /* The caller waits for every worker to leave run_tasks, so none can claim a task
          * index of the next job with this job's counter. */
         pthread_mutex_lock(&p->lock);
-        if (--p->busy_workers == 0) pthread_cond_signal(&p->done);
+        if (atomic_fetch_sub(&p->busy_workers, 1) == 1) pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->lock);
     }
 }
@@ -111,9 +139,11 @@ capt_status capt_pool_create(int n_threads, capt_pool **out, capt_error *err) {
     if (!p) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     p->workers = calloc((size_t)n_threads, sizeof *p->workers);
-    if (!p->threads || !p->workers) {
+    p->shares = aligned_alloc(64, (size_t)n_threads * sizeof *p->shares);
+    if (!p->threads || !p->workers || !p->shares) {
         free(p->threads);
         free(p->workers);
+        free(p->shares);
         free(p);
         return capt_fail(err, CAPT_E_NOMEM, "out of memory");
     }
@@ -137,6 +167,7 @@ void capt_pool_free(capt_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->lock);
     p->shutting_down = 1;
+    atomic_fetch_add(&p->job_seen, 1); /* ends any polling */
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
@@ -145,6 +176,7 @@ void capt_pool_free(capt_pool *p) {
     pthread_cond_destroy(&p->done);
     free(p->threads);
     free(p->workers);
+    free(p->shares);
     free(p->scratch.base);
     free(p);
 }
@@ -161,17 +193,27 @@ void capt_pool_run(capt_pool *p, capt_pool_fn fn, void *ctx, int n_tasks) {
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
-    atomic_store(&p->next_task, 0);
+    for (int i = 0; i < p->n_threads; i++) { /* every worker has left the last job's tasks */
+        atomic_store_explicit(&p->shares[i].next, (int)((long long)i * n_tasks / p->n_threads), memory_order_relaxed);
+        p->shares[i].end = (int)((long long)(i + 1) * n_tasks / p->n_threads);
+    }
     p->job_id++;
+    atomic_store_explicit(&p->job_seen, p->job_id, memory_order_relaxed);
     p->job_open = 1;
-    pthread_cond_broadcast(&p->wake);
+    pthread_cond_broadcast(&p->wake); /* no system call when every worker is polling */
     pthread_mutex_unlock(&p->lock);
 
     run_tasks(p, 0);
 
     pthread_mutex_lock(&p->lock);
     p->job_open = 0;
-    while (p->busy_workers > 0) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    /* Poll for the workers still running, then sleep; either way the lock taken last
+     * orders their results before the caller reads them. */
+    for (int spin = 0; spin < POOL_SPINS && atomic_load_explicit(&p->busy_workers, memory_order_relaxed) > 0; spin++)
+        cpu_relax();
+    pthread_mutex_lock(&p->lock);
+    while (atomic_load(&p->busy_workers) > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -28,6 +28,8 @@ typedef struct convnet_op {
     int kh, kw, stride_h, stride_w, pad_top, pad_left;
     convnet_act act;
     const capt_tensor *weight;     /* conv2d: [C_out, kh*kw*C_in] in any dtype */
+    float *wide_weight;            /* conv2d, shallow enough (convnet.c's PACK_MAX_DEPTH): weight
+                                    * packed at load for the wide path (capt_gemm_pack_wide); else NULL */
     float *depthwise_weight;       /* depthwise: [kh*kw, C] as f32 (converted at load) */
     const float *bias;             /* [C_out], in the file */
     float output_scale;            /* conv2d: y = output_scale * (x · Wᵀ + bias) (1 if absent) */
