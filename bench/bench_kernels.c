@@ -14,12 +14,16 @@
 
 typedef struct shape {
     int M, N, K;
+    int float_activations; /* 1: as the caption decoder runs them (x kept in f32) */
 } shape;
 
 /* [tokens x out x in]: ViT-B/32 attention and MLP, one decoder step, a big square, and
- * MobileNetV2's shallow 1x1 convolutions (pixels x channels; the wide path's, K <= 64). */
-static const shape gemm_shapes[] = {{50, 768, 768}, {50, 3072, 768}, {1, 512, 512}, {512, 512, 512},
-                                    {12544, 96, 16}, {3136, 144, 24}, {784, 192, 32}, {196, 384, 64}};
+ * MobileNetV2's shallow 1x1 convolutions (pixels x channels; the wide path's, K <= 64);
+ * then the shipped caption decoder's step (d 256, MLP 1024, 7219 words) for greedy search
+ * and beam 3, with x in f32 as the decoder keeps it (shapes marked "f": no integer path). */
+static const shape gemm_shapes[] = {{50, 768, 768, 0}, {50, 3072, 768, 0}, {1, 512, 512, 0}, {512, 512, 512, 0},
+                                    {12544, 96, 16, 0}, {3136, 144, 24, 0}, {784, 192, 32, 0}, {196, 384, 64, 0},
+                                    {1, 1024, 256, 1}, {1, 7219, 256, 1}, {3, 1024, 256, 1}, {3, 7219, 256, 1}};
 
 static float rand_unit(uint64_t *state) {
     *state = *state * 6364136223846793005ull + 1442695040888963407ull;
@@ -72,6 +76,7 @@ static int bench_gemm(int threads, double min_time) {
         for (int i = 0; !status && i < sh.N; i++) bias[i] = rand_unit(&rng);
         for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0 && !status; dt++) {
             if (sh.K % capt_dtype_traits_of((capt_dtype)dt)->block_values) continue; /* q8_0, q4_0: K/32 blocks */
+            if (sh.float_activations && dt != CAPT_DTYPE_Q8_0) continue; /* the decoder's weights */
             void *w = make_weights((capt_dtype)dt, sh.N, sh.K, &rng);
             if (!w) {
                 status = 1;
@@ -80,7 +85,7 @@ static int bench_gemm(int threads, double min_time) {
             for (int isa = 0; isa < CAPT_ISA_COUNT; isa++) {
                 if (!capt_isa_available((capt_isa)isa)) continue;
                 capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y,
-                                       .M = sh.M, .N = sh.N, .K = sh.K};
+                                       .M = sh.M, .N = sh.N, .K = sh.K, .float_activations = sh.float_activations};
                 int runs = 0;
                 double start = now_seconds(), elapsed = 0;
                 while (elapsed < min_time || runs < 2) {
@@ -95,7 +100,7 @@ static int bench_gemm(int threads, double min_time) {
                 if (status) break;
                 double per_run = elapsed / runs;
                 char name[32];
-                snprintf(name, sizeof name, "%dx%dx%d", sh.M, sh.N, sh.K);
+                snprintf(name, sizeof name, "%dx%dx%d%s", sh.M, sh.N, sh.K, sh.float_activations ? "f" : "");
                 printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, capt_dtype_name((capt_dtype)dt),
                        capt_isa_name((capt_isa)isa), 2.0 * sh.M * sh.N * sh.K / per_run * 1e-9, per_run * 1e3);
                 fflush(stdout);

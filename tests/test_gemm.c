@@ -207,6 +207,37 @@ static void packed_column_ranges(capt_isa isa) {
         }
 }
 
+/* q8_0 weights with a few x rows (a decoder step) are dequantized in registers, with more
+ * rows into a panel first: the same products in the same order, so each row's outputs
+ * must not depend on which: rows 1..9 at a time, against the same rows of a 40-row product
+ * (K > 64 keeps both off the wide path). */
+static void q8_0_in_registers_exact(capt_isa isa) {
+    problem p;
+    if (!make_problem(&p, 40, 37, 160, CAPT_DTYPE_Q8_0)) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    float *y_all = malloc(sizeof(float) * 40 * 37), *y = malloc(sizeof(float) * 9 * 37);
+    capt_gemm_args args = {.x = p.x, .w = p.w, .wtype = p.dtype, .bias = p.bias, .y = y_all, .M = 40, .N = p.N,
+                           .K = p.K, .epilogue = &clamp_epilogue, .float_activations = 1};
+    capt_error err;
+    CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
+    int differ = 0;
+    for (int rows = 1; rows <= 9; rows++) {
+        int m0 = (rows * 7) % (40 - rows);
+        args.x = p.x + (size_t)m0 * p.K;
+        args.y = y;
+        args.M = rows;
+        CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
+        differ += memcmp(y, y_all + (size_t)m0 * p.N, sizeof(float) * (size_t)rows * p.N) != 0;
+    }
+    CHECK(differ == 0, "%s q8_0: %d of 9 small products differ from the same rows of a large one",
+          capt_isa_name(isa), differ);
+    free(y_all);
+    free(y);
+    free_problem(&p);
+}
+
 /* [M, N, K]: ViT-B/32 (50 tokens, 768 wide, MLP 3072), a decoder step and batch, and
  * 1x1 convolutions (K a multiple of 32 for the quantized types). */
 static const int model_shapes[][3] = {{50, 768, 768}, {50, 3072, 768}, {50, 768, 3072}, {1, 512, 512},
@@ -465,6 +496,7 @@ int main(void) {
         sweep((capt_isa)isa);
         model_shapes_and_threads((capt_isa)isa, pool);
         packed_column_ranges((capt_isa)isa);
+        q8_0_in_registers_exact((capt_isa)isa);
         dwconv_sweep((capt_isa)isa, pool);
         if (isa != CAPT_ISA_REF) integer_path_exact((capt_isa)isa);
         if (isa == CAPT_ISA_WASM128) wide_path_exact((capt_isa)isa);

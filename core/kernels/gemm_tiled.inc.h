@@ -10,6 +10,7 @@
  *   vec_zero(), vec_load(p), vec_store(p, v), vec_splat(f), vec_add(a, b), vec_mul(a, b),
  *   vec_max(a, b) = a < b ? b : a, vec_min(a, b) = b < a ? b : a,
  *   vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
+ *   vec_load_q8_scaled(qs, d)      VEC_LANES int8 weights times d: a q8_0 block's values
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
  *   dot_q8_0_q8_0 / dot_q4_0_q8_0(w, x, n_blocks)       integer block dot products
  *
@@ -22,6 +23,11 @@
 #include "kernels.h"
 
 #define PANEL CAPT_GEMM_PANEL_ROWS
+/* q8_0 products with at most this many x rows dequantize their weights in registers
+ * (each row tile converts them again; above this, converting once into a panel wins) */
+#ifndef Q8_IN_REGISTERS_MAX_M
+#define Q8_IN_REGISTERS_MAX_M (2 * TILE_ROWS)
+#endif
 #define WIDE (2 * VEC_LANES) /* output columns of a wide-path tile */
 _Static_assert(WIDE <= CAPT_GEMM_WIDE_COLS_MAX, "the wide panel must fit capt_gemm_scratch_floats");
 
@@ -74,6 +80,68 @@ static void run_tile(int mr, int nr, const float *x, const float *w, int K, floa
     default: return;
     }
 #undef TILE_CASE
+}
+
+/* tile() for q8_0 weights rows w[nr] ([K / 32] blocks each, `stride` blocks apart), each
+ * block's values dequantized in registers as they are used: the same products summed in
+ * the same order as tile() over dequantized rows, so the same bits, without writing the
+ * rows out and reading them back (for a few x rows, as in a decoder step, that round trip
+ * costs as much as the products). */
+static ALWAYS_INLINE void tile_q8_0(int mr, int nr, const float *x, const capt_block_q8_0 *w, size_t stride, int K,
+                                    float *y, int ldy, const float *bias, const capt_gemm_epilogue *post) {
+    vecf acc[TILE_ROWS][PANEL];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) acc[i][j] = vec_zero();
+    for (int b = 0; b < K / CAPT_QK; b++) {
+        float d[PANEL];
+        for (int j = 0; j < nr; j++) d[j] = capt_f16_to_f32(w[(size_t)j * stride + b].d);
+        for (int c = 0; c < CAPT_QK; c += VEC_LANES) {
+            const int k = b * CAPT_QK + c;
+            vecf xv[TILE_ROWS];
+            for (int i = 0; i < mr; i++) xv[i] = vec_load(x + (size_t)i * K + k);
+            for (int j = 0; j < nr; j++) {
+                vecf wv = vec_load_q8_scaled(w[(size_t)j * stride + b].qs + c, vec_splat(d[j]));
+                for (int i = 0; i < mr; i++) acc[i][j] = vec_madd(xv[i], wv, acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            y[(size_t)i * ldy + j] = capt_gemm_finish(post, vec_hsum(acc[i][j]) + (bias ? bias[j] : 0.0f));
+}
+
+static void run_tile_q8_0(int mr, int nr, const float *x, const capt_block_q8_0 *w, size_t stride, int K, float *y,
+                          int ldy, const float *bias, const capt_gemm_epilogue *post) {
+#define TILE_CASE(MR, NR)                                                                            \
+    case (MR)*8 + (NR): tile_q8_0(MR, NR, x, w, stride, K, y, ldy, bias, post); return;
+    switch (mr * 8 + nr) {
+        TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
+#if TILE_ROWS >= 2
+        TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
+#endif
+#if TILE_ROWS >= 3
+        TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
+#endif
+#if TILE_ROWS >= 4
+        TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
+#endif
+    default: return;
+    }
+#undef TILE_CASE
+}
+
+/* The float path for q8_0 weights and few x rows: weight rows dequantized in registers. */
+static void gemm_q8_0_in_registers(const capt_gemm_args *a, int n_begin, int n_end) {
+    const size_t stride = (size_t)a->K / CAPT_QK;
+    const capt_block_q8_0 *w = a->w;
+    for (int n = n_begin; n < n_end; n += PANEL) {
+        int nr = n_end - n < PANEL ? n_end - n : PANEL;
+        for (int m = 0; m < a->M; m += TILE_ROWS) {
+            int mr = a->M - m < TILE_ROWS ? a->M - m : TILE_ROWS;
+            run_tile_q8_0(mr, nr, a->x + (size_t)m * a->K, w + (size_t)n * stride, stride, a->K,
+                          a->y + (size_t)m * a->N + n, a->N, a->bias ? a->bias + n : NULL, a->epilogue);
+        }
+    }
 }
 
 /* Weight row n as K floats: in place for f32 weights, else dequantized into dst. */
@@ -205,6 +273,7 @@ static void gemm_wide(const capt_gemm_args *a, int n_begin, int n_end, float *sc
 
 static void gemm_float(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
     if ((a->K <= CAPT_GEMM_WIDE_MAX_K || a->w_wide) && a->M >= WIDE_ROWS) gemm_wide(a, n_begin, n_end, scratch);
+    else if (a->wtype == CAPT_DTYPE_Q8_0 && a->M <= Q8_IN_REGISTERS_MAX_M) gemm_q8_0_in_registers(a, n_begin, n_end);
     else gemm_tiled(a, n_begin, n_end, scratch);
 }
 

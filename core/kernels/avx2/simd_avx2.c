@@ -16,6 +16,8 @@ typedef __m256 vecf;
 #define vec_add(a, b) _mm256_add_ps(a, b)
 #define vec_madd(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define vec_hsum(v) hsum256(v)
+/* 8 int8 weights of a q8_0 block times its scale d, exact (d has 11 significant bits) */
+#define vec_load_q8_scaled(qs, d) _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs)))))
 
 #define SIMD_ISA avx2
 /* 3 x 4 accumulators + 3 x rows + 1 weight row = the 16 ymm registers */

@@ -18,6 +18,8 @@ typedef __m512 vecf;
 #define vec_add(a, b) _mm512_add_ps(a, b)
 #define vec_madd(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define vec_hsum(v) _mm512_reduce_add_ps(v)
+/* 16 int8 weights of a q8_0 block times its scale d, exact (d has 11 significant bits) */
+#define vec_load_q8_scaled(qs, d) _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qs)))))
 
 #define SIMD_ISA avx512
 /* 4 x 4 accumulators + 4 x rows + 1 weight row: 21 of the 32 zmm registers */
