@@ -36,11 +36,18 @@ for round in 1 2; do
   torch=$(OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_torch_encoder.py | sed -E 's/.*best ([0-9.]+)\)$/\1/')
   awk -v c="$capt" -v t="$torch" 'BEGIN {printf "native encoder, 1 thread: capt %.2f ms, PyTorch %.2f ms (best of runs): PyTorch / capt %.2fx (target >= 1)\n", c, t, t/c}'
 done
+# Threads: 5 alternating rounds, the best of each (on a shared 2-core host one round's
+# ratio ranged 1.3-1.8x: a busy neighbour slows the 2-thread run most).
+min_of() { tr ' ' '\n' | awk 'NF && (m == "" || $1 < m) {m = $1} END {print m}'; }
 for runner in "./build/capt" "node build-wasm-threads/capt.js"; do
-  one=$($runner bench encoder --model weights/mobilenet_v2.capt --threads 1 | encode_ms)
-  two=$($runner bench encoder --model weights/mobilenet_v2.capt --threads 2 | encode_ms)
+  ones="" twos=""
+  for round in 1 2 3 4 5; do
+    ones="$ones $($runner bench encoder --model weights/mobilenet_v2.capt --threads 1 | encode_ms)"
+    twos="$twos $($runner bench encoder --model weights/mobilenet_v2.capt --threads 2 | encode_ms)"
+  done
+  one=$(echo $ones | min_of) two=$(echo $twos | min_of)
   awk -v a="$one" -v b="$two" -v r="$runner" \
-    'BEGIN {printf "encoder 2 threads vs 1 (%s): %.2f ms vs %.2f ms: %.2fx (target >= 1.6x)\n", r, b, a, a/b}'
+    'BEGIN {printf "encoder 2 threads vs 1 (%s, best of 5 alternating rounds): %.2f ms vs %.2f ms: %.2fx (target >= 1.6x)\n", r, b, a, a/b}'
 done
 
 # The wasm SIMD128 build against onnxruntime-web on one thread (scripts/bench_wasm.mjs), and
