@@ -128,14 +128,14 @@ size_t capt_gemm_wide_floats(int N, int K) {
 }
 
 void capt_gemm_pack_wide(const void *w, capt_dtype wtype, int N, int K, float *packed) {
-    float chunk[32]; /* weights k0..k0+31 of a row: a quantized block, or 32 f16/f32 values */
+    float chunk[CAPT_QK]; /* weights k0..k0+31 of a row: a quantized block, or 32 f16/f32 values */
     size_t row_bytes = capt_dtype_row_bytes(wtype, K);
     memset(packed, 0, capt_gemm_wide_floats(N, K) * sizeof(float));
     for (int n = 0; n < N; n++) {
         const unsigned char *row = (const unsigned char *)w + (size_t)n * row_bytes;
         float *group = packed + (size_t)(n / CAPT_GEMM_WIDE_COLS_MAX) * CAPT_GEMM_WIDE_COLS_MAX * K;
-        for (int k0 = 0; k0 < K; k0 += 32) {
-            int count = K - k0 < 32 ? K - k0 : 32;
+        for (int k0 = 0; k0 < K; k0 += CAPT_QK) {
+            int count = K - k0 < CAPT_QK ? K - k0 : CAPT_QK;
             capt_dequantize_row(wtype, row + capt_dtype_row_bytes(wtype, k0), chunk, count);
             for (int k = 0; k < count; k++)
                 group[(size_t)(k0 + k) * CAPT_GEMM_WIDE_COLS_MAX + n % CAPT_GEMM_WIDE_COLS_MAX] = chunk[k];

@@ -16,10 +16,11 @@
  *
  * Float path: CAPT_GEMM_PANEL_ROWS (4) weight rows at a time, dequantized into scratch
  * unless already f32, times TILE_ROWS x rows per register tile: TILE_ROWS x 4 vector
- * accumulators, each reduced once at the end. Wide path (shallow products, K <=
- * CAPT_GEMM_WIDE_MAX_K, or weights packed ahead, with many rows): 2 vectors of weight
- * columns packed transposed and each x value broadcast against them, no reduction. Integer path (args->xq set, small M):
- * x was quantized to q8_0 by capt_gemm and each output is a sum of int8 block dots. */
+ * accumulators, each reduced once at the end (q8_0 weights with few x rows: dequantized
+ * in registers instead). Wide path (shallow products, K <= CAPT_GEMM_WIDE_MAX_K, or
+ * weights packed ahead, with many rows): 2 vectors of weight columns packed transposed and
+ * each x value broadcast against them, no reduction. Integer path (args->xq set, small
+ * M): x was quantized to q8_0 by capt_gemm and each output is a sum of int8 block dots. */
 #include "kernels.h"
 
 #define PANEL CAPT_GEMM_PANEL_ROWS
@@ -62,21 +63,27 @@ static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, i
     }
 }
 
+/* Every register tile shape, CASE(mr, nr) for mr <= TILE_ROWS and nr <= PANEL: the cases
+ * of the switches that turn a run-time shape into constants the loops unroll over. */
+_Static_assert(PANEL == 4, "TILE_SHAPES_OF_ROW lists 4 columns");
+#define TILE_SHAPES_OF_ROW(CASE, MR) CASE(MR, 1) CASE(MR, 2) CASE(MR, 3) CASE(MR, 4)
+#if TILE_ROWS >= 4
+#define TILE_SHAPES(CASE)                                                                            \
+    TILE_SHAPES_OF_ROW(CASE, 1) TILE_SHAPES_OF_ROW(CASE, 2) TILE_SHAPES_OF_ROW(CASE, 3) TILE_SHAPES_OF_ROW(CASE, 4)
+#elif TILE_ROWS >= 3
+#define TILE_SHAPES(CASE) TILE_SHAPES_OF_ROW(CASE, 1) TILE_SHAPES_OF_ROW(CASE, 2) TILE_SHAPES_OF_ROW(CASE, 3)
+#elif TILE_ROWS >= 2
+#define TILE_SHAPES(CASE) TILE_SHAPES_OF_ROW(CASE, 1) TILE_SHAPES_OF_ROW(CASE, 2)
+#else
+#define TILE_SHAPES(CASE) TILE_SHAPES_OF_ROW(CASE, 1)
+#endif
+
 static void run_tile(int mr, int nr, const float *x, const float *w, int K, float *y,
                      int ldy, const float *bias, const capt_gemm_epilogue *post) {
 #define TILE_CASE(MR, NR)                                                                            \
     case (MR)*8 + (NR): tile(MR, NR, x, w, K, y, ldy, bias, post); return;
     switch (mr * 8 + nr) {
-        TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
-#if TILE_ROWS >= 2
-        TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
-#endif
-#if TILE_ROWS >= 3
-        TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
-#endif
-#if TILE_ROWS >= 4
-        TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
-#endif
+        TILE_SHAPES(TILE_CASE)
     default: return;
     }
 #undef TILE_CASE
@@ -115,16 +122,7 @@ static void run_tile_q8_0(int mr, int nr, const float *x, const capt_block_q8_0 
 #define TILE_CASE(MR, NR)                                                                            \
     case (MR)*8 + (NR): tile_q8_0(MR, NR, x, w, stride, K, y, ldy, bias, post); return;
     switch (mr * 8 + nr) {
-        TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(1, 3) TILE_CASE(1, 4)
-#if TILE_ROWS >= 2
-        TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(2, 3) TILE_CASE(2, 4)
-#endif
-#if TILE_ROWS >= 3
-        TILE_CASE(3, 1) TILE_CASE(3, 2) TILE_CASE(3, 3) TILE_CASE(3, 4)
-#endif
-#if TILE_ROWS >= 4
-        TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(4, 3) TILE_CASE(4, 4)
-#endif
+        TILE_SHAPES(TILE_CASE)
     default: return;
     }
 #undef TILE_CASE

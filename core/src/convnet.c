@@ -408,15 +408,22 @@ static void im2col_rows(const float *x, convnet_shape in, const convnet_op *op, 
             const int ix0 = ox * op->stride_w - op->pad_left;
             for (int ky = 0; ky < op->kh; ky++, dst += span) {
                 const int iy = oy * op->stride_h + ky - op->pad_top;
-                const float *src = x + ((size_t)iy * in.w + ix0) * in.c;
                 if (iy < 0 || iy >= in.h) {
                     for (int k = 0; k < span; k++) dst[k] = 0.0f;
-                } else if (ix0 >= 0 && ix0 + op->kw <= in.w) {
+                    continue;
+                }
+                const float *row = x + (size_t)iy * in.w * in.c; /* input row iy */
+                if (ix0 >= 0 && ix0 + op->kw <= in.w) {
+                    const float *src = row + (size_t)ix0 * in.c;
                     for (int k = 0; k < span; k++) dst[k] = src[k];
-                } else {
-                    for (int kx = 0; kx < op->kw; kx++) {
-                        const int ix = ix0 + kx, inside = ix >= 0 && ix < in.w;
-                        for (int c = 0; c < in.c; c++) dst[kx * in.c + c] = inside ? src[kx * in.c + c] : 0.0f;
+                    continue;
+                }
+                for (int kx = 0; kx < op->kw; kx++) {
+                    const int ix = ix0 + kx;
+                    if (ix < 0 || ix >= in.w) {
+                        for (int c = 0; c < in.c; c++) dst[kx * in.c + c] = 0.0f;
+                    } else {
+                        for (int c = 0; c < in.c; c++) dst[kx * in.c + c] = row[(size_t)ix * in.c + c];
                     }
                 }
             }
@@ -438,8 +445,9 @@ static void im2col_task(void *ctx, int task, int thread) {
     im2col_rows(job->x, job->in, job->op, job->out, job->cols, oy0, oy1 < job->out.h ? oy1 : job->out.h);
 }
 
-/* im2col over the pool, in bands of output rows: the same split as the product that
- * reads it, so each thread's patches stay in its own cache. */
+/* im2col over the pool, in bands of output rows, two a thread: thread i's bands cover
+ * about the pixels of its share of the product's rows (capt_gemm's row split), so most
+ * of its patches stay in its own cache. */
 static void im2col(capt_pool *pool, const float *x, convnet_shape in, const convnet_op *op, convnet_shape out,
                    float *cols) {
     int tasks = 2 * capt_pool_threads(pool);
