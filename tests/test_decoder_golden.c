@@ -6,6 +6,8 @@
  * - from that grid, the logits of the first 3 greedy steps are within 1e-3 (max abs) of
  *   PyTorch on the shipped file's exact dequantized weights; against the fp32 weights the
  *   largest difference is reported;
+ * - the decoder loaded with its step weights kept in f32 (or quantized, where the kernel
+ *   set keeps them in f32) gives the same logits bit for bit, 3 beams at once;
  * - the greedy and beam-3 captions (without concept guidance) equal PyTorch's on the
  *   shipped weights, all 8 (and any that differ from the fp32 model's are listed);
  * - for a decoder with detection tokens, PyTorch read the detection slots stored beside
@@ -38,11 +40,15 @@ static void error_channel(capt_context *ctx) {
     capt_image *img;
     CHECK(capt_image_from_rgba(grey, 4, 4, 16, &img, &err) == CAPT_OK, "%s", err.message);
     capt_result *r = NULL;
-    capt_tensor *self_q = (capt_tensor *)ctx->model->decoder->layer[0].self_q.w;
-    capt_dtype dtype = self_q->dtype;
-    self_q->dtype = (capt_dtype)9;
+    linear *self_q = &ctx->model->decoder->layer[0].self_q;
+    capt_tensor *self_q_w = (capt_tensor *)self_q->w;
+    capt_dtype dtype = self_q_w->dtype;
+    float *unpacked = self_q->w_f32; /* (where the kernel set keeps it in f32, the step reads that) */
+    self_q_w->dtype = (capt_dtype)9;
+    self_q->w_f32 = NULL;
     capt_status st = capt_caption(ctx, img, NULL, &r);
-    self_q->dtype = dtype;
+    self_q_w->dtype = dtype;
+    self_q->w_f32 = unpacked;
     CHECK(st == CAPT_E_UNSUPPORTED && r == NULL, "a decoder step that cannot run fails the caption (status %d)", st);
     CHECK(strstr(capt_context_last_error(ctx), "dtype 9") != NULL, "a decoder step's message reaches the context: \"%s\"",
           capt_context_last_error(ctx));
@@ -79,15 +85,21 @@ int main(int argc, char **argv) {
         return 1;
     }
     const capt_decoder *dec = model->decoder;
+    /* The same decoder with its step weights kept in f32 where this kernel set reads them
+     * quantized, or the other way round (capt_isa_prefers_f32_weights). */
+    capt_decoder *other = NULL;
+    CHECK(dec && capt_decoder_load(model->file, dec->tok_emb.w_f32 == NULL, &other, &err) == CAPT_OK, "%s",
+          err.message);
     const capt_meta *images = capt_file_find_meta(golden, "golden.images");
     const capt_meta *steps_meta = capt_file_find_meta(golden, "golden.steps");
     CHECK(dec && images && steps_meta, "model with a decoder and a golden file");
     if (!dec || !images || !steps_meta) return check_exit("test_decoder_golden");
     const int V = dec->vocab, steps = (int)steps_meta->int_value, N = dec->grid_h * dec->grid_w;
+    if (steps < 1 || steps > 64) return fprintf(stderr, "golden.steps must be 1..64\n"), 1;
     const char *assets = getenv("CAPT_ASSETS");
     float worst_exported = 0, worst_fp32 = 0, worst_grid = 0, worst_det = 0;
     capt_detection dets[256];
-    int same_greedy = 0, same_beam = 0, fp32_same_greedy = 0, fp32_same_beam = 0;
+    int same_greedy = 0, same_beam = 0, fp32_same_greedy = 0, fp32_same_beam = 0, other_differs = 0;
     float *grid = malloc(sizeof(float) * (size_t)N * dec->d_visual);
     float *logits = malloc(sizeof(float) * (size_t)steps * V);
     for (size_t i = 0; i < images->count; i++) {
@@ -121,14 +133,26 @@ int main(int argc, char **argv) {
         /* Logits of the first steps from the stored grid, along the greedy path. */
         CHECK(capt_decoder_begin(dec, &ctx->dec, ctx->pool, ctx->isa, grid, dets, n_dets, &err) == CAPT_OK, "%s",
               err.message);
-        int32_t token = CAPT_DECODER_START;
+        int32_t token = CAPT_DECODER_START, greedy_path[64];
         for (int t = 0; t < steps; t++) {
+            greedy_path[t] = token;
             CHECK(capt_decoder_step(dec, &ctx->dec, ctx->pool, ctx->isa, &token, 1, t, &err) == CAPT_OK, "%s",
                   err.message);
             memcpy(logits + (size_t)t * V, ctx->dec.logits, sizeof(float) * V);
             int best = 0;
             for (int v = 1; v < V; v++) best = ctx->dec.logits[v] > ctx->dec.logits[best] ? v : best;
             token = best;
+        }
+        /* The other decoder, 3 beams of the same path at once: each row is the one-beam
+         * step's logits, bit for bit (the same weight values, the same products). */
+        CHECK(capt_decoder_begin(other, &ctx->dec, ctx->pool, ctx->isa, grid, dets, n_dets, &err) == CAPT_OK, "%s",
+              err.message);
+        for (int t = 0; t < steps; t++) {
+            int32_t beams[3] = {greedy_path[t], greedy_path[t], greedy_path[t]};
+            CHECK(capt_decoder_step(other, &ctx->dec, ctx->pool, ctx->isa, beams, 3, t, &err) == CAPT_OK, "%s",
+                  err.message);
+            for (int b = 0; b < 3; b++)
+                other_differs += memcmp(ctx->dec.logits + (size_t)b * V, logits + (size_t)t * V, sizeof(float) * V) != 0;
         }
         for (int which = 0; which < 2; which++) {
             snprintf(key, sizeof key, "%s.logits.%zu", which ? "fp32" : "exported", i);
@@ -182,8 +206,11 @@ int main(int argc, char **argv) {
            images->count);
     CHECK(worst_grid <= 1.0f / 256, "the grid matches the stored features to one f16 step (%.3g)", worst_grid);
     CHECK(worst_det <= 1e-6f, "the detections match the stored ones (%.3g)", worst_det);
+    CHECK(other_differs == 0, "the decoder with its step weights %s gives the same logits, bit for bit (%d rows "
+          "differ)", dec->tok_emb.w_f32 ? "quantized" : "in f32", other_differs);
     CHECK(worst_exported <= 1e-3f, "logits within 1e-3 of PyTorch on the shipped weights (%.3g)", worst_exported);
     error_channel(ctx);
+    capt_decoder_free(other);
     free(grid);
     free(logits);
     capt_context_free(ctx);

@@ -88,6 +88,8 @@ capt_isa capt_isa_best(void) {
     return CAPT_ISA_REF;
 }
 
+int capt_isa_prefers_f32_weights(capt_isa isa) { return isa == CAPT_ISA_WASM128; }
+
 const char *capt_kernel_set(void) { return capt_isa_name(capt_isa_best()); }
 
 #define KERNEL_ROW(isa)                                                                           \

@@ -38,6 +38,17 @@ _Static_assert(WIDE <= CAPT_GEMM_WIDE_COLS_MAX, "the wide panel must fit capt_ge
 #define ALWAYS_INLINE inline
 #endif
 
+/* acc[mr][nr] += x[mr][k, k + VEC_LANES) times w[nr][k, k + VEC_LANES), lane by lane. */
+static ALWAYS_INLINE void tile_round(int mr, int nr, const float *x, const float *w, int K, int k,
+                                     vecf acc[TILE_ROWS][PANEL]) {
+    vecf xv[TILE_ROWS];
+    for (int i = 0; i < mr; i++) xv[i] = vec_load(x + (size_t)i * K + k);
+    for (int j = 0; j < nr; j++) {
+        vecf wv = vec_load(w + (size_t)j * K + k);
+        for (int i = 0; i < mr; i++) acc[i][j] = vec_madd(xv[i], wv, acc[i][j]);
+    }
+}
+
 /* y[mr][nr] = post(x[mr][K] · w[nr][K]ᵀ + bias[nr]); x and w rows have stride K, y has ldy.
  * mr and nr are constants at every call, so the loops unroll into registers. */
 static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, int K, float *y, int ldy,
@@ -46,13 +57,16 @@ static ALWAYS_INLINE void tile(int mr, int nr, const float *x, const float *w, i
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) acc[i][j] = vec_zero();
     int k = 0;
-    for (; k + VEC_LANES <= K; k += VEC_LANES) {
-        vecf xv[TILE_ROWS];
-        for (int i = 0; i < mr; i++) xv[i] = vec_load(x + (size_t)i * K + k);
-        for (int j = 0; j < nr; j++) {
-            vecf wv = vec_load(w + (size_t)j * K + k);
-            for (int i = 0; i < mr; i++) acc[i][j] = vec_madd(xv[i], wv, acc[i][j]);
-        }
+    /* Two rounds a loop, added in turn (the order of one a loop, so the same bits): V8
+     * checks for interrupts at every loop back-edge, and this made SIMD128's products of
+     * 50 rows 1.2-1.8x faster under node (natively the same speed). */
+    for (; k + 2 * VEC_LANES <= K; k += 2 * VEC_LANES) {
+        tile_round(mr, nr, x, w, K, k, acc);
+        tile_round(mr, nr, x, w, K, k + VEC_LANES, acc);
+    }
+    if (k + VEC_LANES <= K) {
+        tile_round(mr, nr, x, w, K, k, acc);
+        k += VEC_LANES;
     }
     for (int i = 0; i < mr; i++) {
         for (int j = 0; j < nr; j++) {

@@ -22,6 +22,11 @@ typedef enum capt_isa {
 const char *capt_isa_name(capt_isa isa);
 int capt_isa_available(capt_isa isa); /* 1 when this build and this CPU can run it */
 capt_isa capt_isa_best(void);         /* the fastest available */
+/* 1 when `isa` runs products of a few x rows (a decoder step) faster from f32 weights
+ * than from quantized ones, so that a model should keep such weights dequantized once:
+ * SIMD128, whose int8-to-float conversion takes four instructions per vector and costs
+ * more than the products (docs/kernels.md, "Decoder weights in wasm"). */
+int capt_isa_prefers_f32_weights(capt_isa isa);
 
 /* What a product's store applies after the bias, in this order (a convolution's output
  * scale, then its ReLU or ReLU6): y = min(max(scale · y, lo), hi). Fused into the store,

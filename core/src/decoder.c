@@ -26,7 +26,10 @@ static int concept_map_ok(const capt_meta *m, int count, int vocab) {
     return ok;
 }
 
-capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error *err) {
+/* Every linear layer a decoding step runs (not those of the image's memory, run once). */
+#define STEP_LINEARS(y) &(y)->self_q, &(y)->self_k, &(y)->self_v, &(y)->self_o, &(y)->cross_q, &(y)->cross_o, &(y)->fc1, &(y)->fc2
+
+capt_status capt_decoder_load(const capt_file *f, int unpack_weights, capt_decoder **out, capt_error *err) {
     *out = NULL;
     capt_decoder *dec = calloc(1, sizeof *dec);
     if (!dec) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
@@ -58,13 +61,13 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
     dec->lnv_w = nn_vec(&l, "decoder.visual.ln.weight", d);
     dec->lnv_b = nn_vec(&l, "decoder.visual.ln.bias", d);
     if (l.ok) {
-        dec->tok_emb = capt_file_tensor_checked(f, "decoder.tok_emb", 2, dec->vocab, d, 0, err);
-        if (!dec->tok_emb) l.ok = 0;
+        dec->tok_emb.w = capt_file_tensor_checked(f, "decoder.tok_emb", 2, dec->vocab, d, 0, err);
+        if (!dec->tok_emb.w) l.ok = 0;
     }
     dec->pos = nn_mat_f32(&l, "decoder.pos_emb", dec->max_len, d);
     dec->lnf_w = nn_vec(&l, "decoder.ln_f.weight", d);
     dec->lnf_b = nn_vec(&l, "decoder.ln_f.bias", d);
-    dec->out_bias = nn_vec(&l, "decoder.out_bias", dec->vocab);
+    dec->tok_emb.b = nn_vec(&l, "decoder.out_bias", dec->vocab);
     dec->concept_token = capt_file_find_meta(f, "decoder.concept_token");
     if (l.ok && dec->concept_token) {
         const capt_meta *m = dec->concept_token;
@@ -115,6 +118,14 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
 #undef LAYER_VEC
 #undef LAYER_LIN
     }
+    if (l.ok && unpack_weights) {
+        capt_status st = nn_linear_unpack(&dec->tok_emb, err);
+        for (int i = 0; !st && i < dec->layers; i++) {
+            linear *step[] = {STEP_LINEARS(&dec->layer[i])};
+            for (size_t j = 0; !st && j < sizeof step / sizeof *step; j++) st = nn_linear_unpack(step[j], err);
+        }
+        if (st) l.ok = 0;
+    }
     if (!l.ok) {
         capt_decoder_free(dec);
         return err ? err->status : CAPT_E_FORMAT;
@@ -125,6 +136,11 @@ capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error
 
 void capt_decoder_free(capt_decoder *dec) {
     if (!dec) return;
+    nn_linear_free(&dec->tok_emb);
+    for (int i = 0; dec->layer && i < dec->layers; i++) {
+        linear *step[] = {STEP_LINEARS(&dec->layer[i])};
+        for (size_t j = 0; j < sizeof step / sizeof *step; j++) nn_linear_free(step[j]);
+    }
     free(dec->layer);
     free(dec);
 }
@@ -242,12 +258,13 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
     if (!s->ready) return capt_fail(err, CAPT_E_ARG, "decoder: a step before capt_decoder_begin");
     if (n_beams < 1 || n_beams > s->max_beams || t < 0 || t >= dec->max_len)
         return capt_fail(err, CAPT_E_ARG, "decoder: step %d with %d beams is out of range", t, n_beams);
-    size_t row_bytes = capt_dtype_row_bytes(dec->tok_emb->dtype, d);
+    const capt_tensor *emb = dec->tok_emb.w;
+    size_t row_bytes = capt_dtype_row_bytes(emb->dtype, d);
     for (int b = 0; b < n_beams; b++) {
         if (tokens[b] < 0 || tokens[b] >= dec->vocab) return capt_fail(err, CAPT_E_ARG, "decoder: bad token id");
         float *x = s->x + (size_t)b * d;
-        capt_dequantize_row(dec->tok_emb->dtype, (const unsigned char *)dec->tok_emb->data + (size_t)tokens[b] * row_bytes,
-                            x, d);
+        if (dec->tok_emb.w_f32) memcpy(x, dec->tok_emb.w_f32 + (size_t)tokens[b] * d, sizeof(float) * d);
+        else capt_dequantize_row(emb->dtype, (const unsigned char *)emb->data + (size_t)tokens[b] * row_bytes, x, d);
         nn_add_into(x, dec->pos + (size_t)t * d, (size_t)d);
     }
     const size_t cache_stride = (size_t)dec->max_len * d; /* one layer of one beam */
@@ -291,8 +308,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
     }
     if (st) return st;
     nn_layer_norm(s->x, s->h, n_beams, d, dec->lnf_w, dec->lnf_b, dec->ln_eps);
-    linear out = {dec->tok_emb, dec->out_bias};
-    return nn_linear_apply(&out, pool, isa, s->h, n_beams, s->logits, err);
+    return nn_linear_apply(&dec->tok_emb, pool, isa, s->h, n_beams, s->logits, err);
 }
 
 void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t) {

@@ -25,9 +25,10 @@ typedef struct capt_decoder {
     const float *row, *col;               /* [grid_h, d], [grid_w, d] */
     const float *global_pos;              /* [n_global, d] */
     const float *lnv_w, *lnv_b;           /* [d] */
-    const capt_tensor *tok_emb;           /* [vocab, d]: input embedding and output layer */
+    linear tok_emb;                       /* w [vocab, d]: the input embedding, and with its
+                                           * bias b [vocab] (out_bias) the output layer */
     const float *pos;                     /* [max_len, d] */
-    const float *lnf_w, *lnf_b, *out_bias; /* [d], [d], [vocab] */
+    const float *lnf_w, *lnf_b;           /* [d] */
     decoder_layer *layer;                 /* [layers] */
     const capt_meta *token_text;          /* string[vocab] */
     /* Concept guidance (docs/model.md): the decoder word of each classifier class (-1:
@@ -60,7 +61,11 @@ typedef struct capt_decoder {
 #define CAPT_DECODER_START 0
 #define CAPT_DECODER_END 1
 
-capt_status capt_decoder_load(const capt_file *file, capt_decoder **out, capt_error *err);
+/* unpack_weights: keep the weights of a step's products (every layer's but cross-attention's
+ * keys and values, and the embedding) dequantized to f32 as well, for kernel sets that run
+ * few-row products faster from them (capt_isa_prefers_f32_weights); the same values, so
+ * the same captions. */
+capt_status capt_decoder_load(const capt_file *file, int unpack_weights, capt_decoder **out, capt_error *err);
 void capt_decoder_free(capt_decoder *dec);
 
 /* Work memory for one image and up to `max_beams` hypotheses. */
