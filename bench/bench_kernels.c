@@ -1,6 +1,7 @@
 /* bench_kernels.c — `capt-bench-kernels`: GFLOP/s of y = x·Wᵀ + b for every weight dtype
  * on every kernel set this machine runs, at the shapes of ViT-B/32 and a 512-wide
- * decoder, and each vector set's peak multiply-add rate on one thread (the roof). A
+ * decoder, of depthwise convolutions at the encoder's and the detector's shapes, and each
+ * vector set's peak multiply-add rate on one thread (the roof). A
  * separate program because it calls the kernels directly (the capt CLI uses
  * only the public API); built natively and, for node, as wasm (scripts/bench.sh).
  * Usage: capt-bench-kernels [--threads N] [--min-time SECONDS] */
@@ -165,6 +166,67 @@ __attribute__((noinline)) static float peak_chains_scalar(long n, float seed) {
 }
 #endif
 
+/* Depthwise convolutions [out_h x out_w x channels, kernel, stride]: MobileNetV2's first
+ * and a 7x7 one, then the detector's (CenterNet MobileNetV3 at 320: 16 channels at
+ * 160x160, 5x5 windows, 720 channels at 10x10). */
+typedef struct dw_shape {
+    int out_h, out_w, C, k, stride;
+} dw_shape;
+static const dw_shape dw_shapes[] = {{112, 112, 32, 3, 1}, {7, 7, 960, 3, 1},   {160, 160, 16, 3, 1}, {80, 80, 72, 3, 1},
+                                     {40, 40, 96, 5, 1},   {80, 80, 128, 3, 1}, {10, 10, 720, 5, 1}};
+
+static int bench_dwconv(int threads, double min_time) {
+    capt_pool *pool = NULL;
+    capt_error err;
+    if (capt_pool_create(threads, &pool, &err) != CAPT_OK) {
+        fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
+        return 1;
+    }
+    printf("depthwise convolution, %d thread%s (out_h x out_w x channels, kernel k x k, stride s; padding "
+           "k / 2)\n", capt_pool_threads(pool), capt_pool_threads(pool) == 1 ? "" : "s");
+    printf("%-16s %-5s %-8s %10s %10s\n", "shape", "dtype", "kernel", "GFLOP/s", "ms");
+    uint64_t rng = 7;
+    int status = 0;
+    for (size_t s = 0; s < sizeof dw_shapes / sizeof dw_shapes[0] && !status; s++) {
+        dw_shape sh = dw_shapes[s];
+        const int H = sh.out_h * sh.stride, W = sh.out_w * sh.stride, taps = sh.k * sh.k;
+        float *x = malloc(sizeof(float) * (size_t)H * W * sh.C), *w = malloc(sizeof(float) * (size_t)taps * sh.C);
+        float *bias = malloc(sizeof(float) * (size_t)sh.C), *y = malloc(sizeof(float) * (size_t)sh.out_h * sh.out_w * sh.C);
+        if (!x || !w || !bias || !y) status = 1;
+        for (size_t i = 0; !status && i < (size_t)H * W * sh.C; i++) x[i] = rand_unit(&rng);
+        for (size_t i = 0; !status && i < (size_t)taps * sh.C; i++) w[i] = rand_unit(&rng) * 0.2f;
+        for (int i = 0; !status && i < sh.C; i++) bias[i] = rand_unit(&rng);
+        capt_dwconv_args args = {.x = x, .H = H, .W = W, .C = sh.C, .w = w, .bias = bias, .y = y, .out_h = sh.out_h,
+                                 .out_w = sh.out_w, .kh = sh.k, .kw = sh.k, .stride_h = sh.stride,
+                                 .stride_w = sh.stride, .pad_top = sh.k / 2, .pad_left = sh.k / 2, .relu6 = 1};
+        for (int isa = 0; isa < CAPT_ISA_COUNT && !status; isa++) {
+            if (!capt_isa_available((capt_isa)isa)) continue;
+            int runs = 0;
+            double start = now_seconds(), elapsed = 0;
+            while (!status && (elapsed < min_time || runs < 2)) {
+                if (capt_dwconv(pool, (capt_isa)isa, &args, &err) != CAPT_OK) {
+                    fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
+                    status = 1;
+                }
+                runs++;
+                elapsed = now_seconds() - start;
+            }
+            double per_run = elapsed / runs;
+            char name[32];
+            snprintf(name, sizeof name, "%dx%dx%d k%d s%d", sh.out_h, sh.out_w, sh.C, sh.k, sh.stride);
+            if (!status)
+                printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, "f32", capt_isa_name((capt_isa)isa),
+                       2.0 * sh.out_h * sh.out_w * sh.C * taps / per_run * 1e-9, per_run * 1e3);
+        }
+        free(x);
+        free(w);
+        free(bias);
+        free(y);
+    }
+    capt_pool_free(pool);
+    return status;
+}
+
 #if defined(__x86_64__) || defined(__i386__) || defined(__EMSCRIPTEN__)
 /* Best of 20 calls: V8 runs a wasm function's first calls in its baseline compiler and
  * swaps in optimized code only at a later call. */
@@ -215,6 +277,7 @@ int main(int argc, char **argv) {
         }
     }
     int status = bench_gemm(threads, min_time);
+    if (!status) status = bench_dwconv(threads, min_time);
     if (!status) bench_peaks();
     return status;
 }

@@ -287,7 +287,8 @@ static void model_shapes_and_threads(capt_isa isa, capt_pool *pool) {
 /* Depthwise convolution on `isa` against the reference: prime channel counts (vector
  * tails), 1x1 to 9x9 windows (9x9: more taps than the SIMD path holds, its fallback),
  * strides 1 and 2, paddings that cut windows at every border, ReLU6 on and off, and a
- * pool of threads splitting rows. */
+ * pool of threads splitting rows. 19 columns: at either stride, runs of 4 output pixels
+ * whose windows lie inside (dw_pixels), and pixels left over beside them. */
 static void dwconv_sweep(capt_isa isa, capt_pool *pool) {
     static const int channels[] = {1, 3, 4, 7, 8, 13, 16, 31, 48, 67, 80, 96}; /* 16-lane sets too */
     static const int kernels[][4] = {{1, 1, 0, 0}, {3, 3, 1, 1}, {3, 3, 0, 0}, {5, 5, 2, 2}, {3, 5, 1, 2}, {9, 9, 4, 4}};
@@ -296,7 +297,7 @@ static void dwconv_sweep(capt_isa isa, capt_pool *pool) {
     for (size_t ci = 0; ci < sizeof channels / sizeof channels[0]; ci++)
         for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++)
             for (int stride = 1; stride <= 2; stride++) {
-                int C = channels[ci], kh = kernels[ki][0], kw = kernels[ki][1], H = 11, W = 9;
+                int C = channels[ci], kh = kernels[ki][0], kw = kernels[ki][1], H = 11, W = 19;
                 int out_h = (H + 2 * kernels[ki][2] - kh) / stride + 1, out_w = (W + 2 * kernels[ki][3] - kw) / stride + 1;
                 size_t nx = (size_t)H * W * C, ny = (size_t)out_h * out_w * C;
                 float *x = malloc(nx * sizeof(float)), *w = malloc((size_t)kh * kw * C * sizeof(float));

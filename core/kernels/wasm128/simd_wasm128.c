@@ -134,6 +134,9 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
  * four instructions per vector here, and under node a beam of 3 rows (two row tiles) ran
  * 1.4-2x slower than dequantizing each row once into the panel; one row ran 1.2x faster */
 #define Q8_IN_REGISTERS_MAX_M 1
+/* depthwise: one channel vector a pass of 4 pixels (4 accumulators); two (8) ran 1.4-2.5x
+ * slower under node than one at every layer shape of capt-bench-kernels */
+#define DW_VECTORS 1
 #include "../gemm_tiled.inc.h"
 #include "../dwconv_simd.inc.h"
 
