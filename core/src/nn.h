@@ -31,7 +31,7 @@ const float *nn_mat_f32(nn_loader *l, const char *name, int64_t rows, int64_t co
  * with_bias, "<prefix>.bias" [out] in f32. */
 linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int with_bias);
 
-/* Keeps a quantized layer's weights dequantized to f32 as well (nothing for f32 ones):
+/* Keeps a layer's f16 or quantized weights converted to f32 as well (nothing for f32 ones):
  * the same values, so the same products, for kernel sets where converting weights costs
  * more than the products of a few rows (capt_isa_prefers_f32_weights). nn_linear_free
  * releases them. */
