@@ -142,20 +142,6 @@ static void run_tile_q8_0(int mr, int nr, const float *x, const capt_block_q8_0 
 #undef TILE_CASE
 }
 
-/* The float path for q8_0 weights and few x rows: weight rows dequantized in registers. */
-static void gemm_q8_0_in_registers(const capt_gemm_args *a, int n_begin, int n_end) {
-    const size_t stride = (size_t)a->K / CAPT_QK;
-    const capt_block_q8_0 *w = a->w;
-    for (int n = n_begin; n < n_end; n += PANEL) {
-        int nr = n_end - n < PANEL ? n_end - n : PANEL;
-        for (int m = 0; m < a->M; m += TILE_ROWS) {
-            int mr = a->M - m < TILE_ROWS ? a->M - m : TILE_ROWS;
-            run_tile_q8_0(mr, nr, a->x + (size_t)m * a->K, w + (size_t)n * stride, stride, a->K,
-                          a->y + (size_t)m * a->N + n, a->N, a->bias ? a->bias + n : NULL, a->epilogue);
-        }
-    }
-}
-
 /* Weight row n as K floats: in place for f32 weights, else dequantized into dst. */
 static const float *weight_row(const capt_gemm_args *a, int n, float *dst) {
     const void *src = (const unsigned char *)a->w + (size_t)n * capt_dtype_row_bytes(a->wtype, a->K);
@@ -168,17 +154,28 @@ static const float *weight_row(const capt_gemm_args *a, int n, float *dst) {
     return dst;
 }
 
+/* The dot form: PANEL weight rows at a time against every row tile of x. q8_0 weights
+ * with few x rows are dequantized in registers by each tile; others into the panel once. */
 static void gemm_tiled(const capt_gemm_args *a, int n_begin, int n_end, float *panel) {
     const int K = a->K;
+    const int in_registers = a->wtype == CAPT_DTYPE_Q8_0 && a->M <= Q8_IN_REGISTERS_MAX_M;
+    const size_t blocks = (size_t)K / CAPT_QK; /* q8_0 blocks a weight row */
     for (int n = n_begin; n < n_end; n += PANEL) {
         int nr = n_end - n < PANEL ? n_end - n : PANEL;
         /* [nr, K]: f32 rows are consecutive in place, others are dequantized side by side */
-        const float *w = weight_row(a, n, panel);
-        for (int j = 1; j < nr && a->wtype != CAPT_DTYPE_F32; j++) weight_row(a, n + j, panel + (size_t)j * K);
+        const float *w = NULL;
+        if (!in_registers) {
+            w = weight_row(a, n, panel);
+            for (int j = 1; j < nr && a->wtype != CAPT_DTYPE_F32; j++) weight_row(a, n + j, panel + (size_t)j * K);
+        }
         for (int m = 0; m < a->M; m += TILE_ROWS) {
             int mr = a->M - m < TILE_ROWS ? a->M - m : TILE_ROWS;
-            run_tile(mr, nr, a->x + (size_t)m * K, w, K, a->y + (size_t)m * a->N + n, a->N,
-                     a->bias ? a->bias + n : NULL, a->epilogue);
+            const float *x = a->x + (size_t)m * K, *bias = a->bias ? a->bias + n : NULL;
+            float *y = a->y + (size_t)m * a->N + n;
+            if (in_registers)
+                run_tile_q8_0(mr, nr, x, (const capt_block_q8_0 *)a->w + (size_t)n * blocks, blocks, K, y, a->N, bias,
+                              a->epilogue);
+            else run_tile(mr, nr, x, w, K, y, a->N, bias, a->epilogue);
         }
     }
 }
@@ -285,7 +282,6 @@ static void gemm_wide(const capt_gemm_args *a, int n_begin, int n_end, float *sc
 
 static void gemm_float(const capt_gemm_args *a, int n_begin, int n_end, float *scratch) {
     if ((a->K <= CAPT_GEMM_WIDE_MAX_K || a->w_wide) && a->M >= WIDE_ROWS) gemm_wide(a, n_begin, n_end, scratch);
-    else if (a->wtype == CAPT_DTYPE_Q8_0 && a->M <= Q8_IN_REGISTERS_MAX_M) gemm_q8_0_in_registers(a, n_begin, n_end);
     else gemm_tiled(a, n_begin, n_end, scratch);
 }
 
