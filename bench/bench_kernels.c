@@ -50,6 +50,37 @@ static void *make_weights(capt_dtype dtype, int N, int K, uint64_t *rng) {
     return w;
 }
 
+/* capt_gemm and capt_dwconv under one signature, for time_and_print */
+typedef capt_status (*kernel_call)(capt_pool *pool, capt_isa isa, const void *args, capt_error *err);
+static capt_status call_gemm(capt_pool *pool, capt_isa isa, const void *args, capt_error *err) {
+    return capt_gemm(pool, isa, args, err);
+}
+static capt_status call_dwconv(capt_pool *pool, capt_isa isa, const void *args, capt_error *err) {
+    return capt_dwconv(pool, isa, args, err);
+}
+
+/* Calls the kernel for at least min_time seconds and twice, then prints its row: name,
+ * dtype, kernel set, GFLOP/s (from `flop` per call) and ms per call. 1 when a call fails
+ * (its message on stderr). */
+static int time_and_print(kernel_call call, const void *args, capt_pool *pool, capt_isa isa, double min_time,
+                          const char *name, const char *dtype, double flop) {
+    capt_error err;
+    int runs = 0;
+    double start = now_seconds(), elapsed = 0;
+    while (elapsed < min_time || runs < 2) {
+        if (call(pool, isa, args, &err) != CAPT_OK) {
+            fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
+            return 1;
+        }
+        runs++;
+        elapsed = now_seconds() - start;
+    }
+    double per_run = elapsed / runs;
+    printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, dtype, capt_isa_name(isa), flop / per_run * 1e-9, per_run * 1e3);
+    fflush(stdout);
+    return 0;
+}
+
 static int bench_gemm(int threads, double min_time) {
     capt_pool *pool = NULL;
     capt_error err;
@@ -84,28 +115,14 @@ static int bench_gemm(int threads, double min_time) {
                 status = 1;
                 break;
             }
-            for (int isa = 0; isa < CAPT_ISA_COUNT; isa++) {
+            char name[32];
+            snprintf(name, sizeof name, "%dx%dx%d%s", sh.M, sh.N, sh.K, sh.float_activations ? "f" : "");
+            for (int isa = 0; isa < CAPT_ISA_COUNT && !status; isa++) {
                 if (!capt_isa_available((capt_isa)isa)) continue;
                 capt_gemm_args args = {.x = x, .w = w, .wtype = (capt_dtype)dt, .bias = bias, .y = y,
                                        .M = sh.M, .N = sh.N, .K = sh.K, .float_activations = sh.float_activations};
-                int runs = 0;
-                double start = now_seconds(), elapsed = 0;
-                while (elapsed < min_time || runs < 2) {
-                    if (capt_gemm(pool, (capt_isa)isa, &args, &err) != CAPT_OK) {
-                        fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
-                        status = 1;
-                        break;
-                    }
-                    runs++;
-                    elapsed = now_seconds() - start;
-                }
-                if (status) break;
-                double per_run = elapsed / runs;
-                char name[32];
-                snprintf(name, sizeof name, "%dx%dx%d%s", sh.M, sh.N, sh.K, sh.float_activations ? "f" : "");
-                printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, capt_dtype_name((capt_dtype)dt),
-                       capt_isa_name((capt_isa)isa), 2.0 * sh.M * sh.N * sh.K / per_run * 1e-9, per_run * 1e3);
-                fflush(stdout);
+                status = time_and_print(call_gemm, &args, pool, (capt_isa)isa, min_time, name,
+                                        capt_dtype_name((capt_dtype)dt), 2.0 * sh.M * sh.N * sh.K);
             }
             free(w);
         }
@@ -199,25 +216,12 @@ static int bench_dwconv(int threads, double min_time) {
         capt_dwconv_args args = {.x = x, .H = H, .W = W, .C = sh.C, .w = w, .bias = bias, .y = y, .out_h = sh.out_h,
                                  .out_w = sh.out_w, .kh = sh.k, .kw = sh.k, .stride_h = sh.stride,
                                  .stride_w = sh.stride, .pad_top = sh.k / 2, .pad_left = sh.k / 2, .relu6 = 1};
-        for (int isa = 0; isa < CAPT_ISA_COUNT && !status; isa++) {
-            if (!capt_isa_available((capt_isa)isa)) continue;
-            int runs = 0;
-            double start = now_seconds(), elapsed = 0;
-            while (!status && (elapsed < min_time || runs < 2)) {
-                if (capt_dwconv(pool, (capt_isa)isa, &args, &err) != CAPT_OK) {
-                    fprintf(stderr, "capt-bench-kernels: %s\n", err.message);
-                    status = 1;
-                }
-                runs++;
-                elapsed = now_seconds() - start;
-            }
-            double per_run = elapsed / runs;
-            char name[32];
-            snprintf(name, sizeof name, "%dx%dx%d k%d s%d", sh.out_h, sh.out_w, sh.C, sh.k, sh.stride);
-            if (!status)
-                printf("%-16s %-5s %-8s %10.2f %10.3f\n", name, "f32", capt_isa_name((capt_isa)isa),
-                       2.0 * sh.out_h * sh.out_w * sh.C * taps / per_run * 1e-9, per_run * 1e3);
-        }
+        char name[32];
+        snprintf(name, sizeof name, "%dx%dx%d k%d s%d", sh.out_h, sh.out_w, sh.C, sh.k, sh.stride);
+        for (int isa = 0; isa < CAPT_ISA_COUNT && !status; isa++)
+            if (capt_isa_available((capt_isa)isa))
+                status = time_and_print(call_dwconv, &args, pool, (capt_isa)isa, min_time, name, "f32",
+                                        2.0 * sh.out_h * sh.out_w * sh.C * taps);
         free(x);
         free(w);
         free(bias);
