@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -111,24 +112,43 @@ void nn_softmax(float *s, int n) {
     for (int i = 0; i < n; i++) s[i] /= sum;
 }
 
+/* Keys whose dot products with the query are summed side by side: each is a chain of hd
+ * dependent additions, so one key at a time waits on the adder's latency at every term. */
+#define ATTEND_KEYS 8
+#define ATTEND_COLUMNS 16
+
 void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
                float *out) {
     int hd = d / heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) {
         float *wh = w + (size_t)h * n;
-        for (int j = 0; j < n; j++) {
-            const float *kj = k + (size_t)j * ld + (size_t)h * hd;
+        const float *qh = q + (size_t)h * hd, *kh = k + (size_t)h * hd;
+        int j = 0;
+        for (; j + ATTEND_KEYS <= n; j += ATTEND_KEYS) { /* the same terms in the same order as below */
+            float dot[ATTEND_KEYS] = {0};
+            for (int i = 0; i < hd; i++)
+                for (int r = 0; r < ATTEND_KEYS; r++) dot[r] += qh[i] * kh[(size_t)(j + r) * ld + i];
+            for (int r = 0; r < ATTEND_KEYS; r++) wh[j + r] = dot[r] * scale;
+        }
+        for (; j < n; j++) {
+            const float *kj = kh + (size_t)j * ld;
             float dot = 0;
-            for (int i = 0; i < hd; i++) dot += q[h * hd + i] * kj[i];
+            for (int i = 0; i < hd; i++) dot += qh[i] * kj[i];
             wh[j] = dot * scale;
         }
         nn_softmax(wh, n);
+        /* out_h[i] = Σ_j wh[j] v[j][i] summed over j in order, ATTEND_COLUMNS columns at a time
+         * in local sums (the compiler cannot keep out's columns in registers across j: out
+         * might alias the weights) */
         float *o = out + (size_t)h * hd;
-        for (int i = 0; i < hd; i++) o[i] = 0;
-        for (int j = 0; j < n; j++) {
-            const float *vj = v + (size_t)j * ld + (size_t)h * hd;
-            for (int i = 0; i < hd; i++) o[i] += wh[j] * vj[i];
+        const float *vh = v + (size_t)h * hd;
+        for (int i0 = 0; i0 < hd; i0 += ATTEND_COLUMNS) {
+            int cols = hd - i0 < ATTEND_COLUMNS ? hd - i0 : ATTEND_COLUMNS;
+            float sum[ATTEND_COLUMNS] = {0};
+            for (j = 0; j < n; j++)
+                for (int i = 0; i < cols; i++) sum[i] += wh[j] * vh[(size_t)j * ld + i0 + i];
+            memcpy(o + i0, sum, sizeof(float) * (size_t)cols);
         }
     }
 }
