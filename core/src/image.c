@@ -312,16 +312,16 @@ static uint8_t clip8(int64_t v) {
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* One source row resampled along x: out [n_out][3]. */
+/* One source row resampled along x: out [n_out][3]. The three channels' sums go side by
+ * side over each tap (integer sums: any order gives the same result). */
 static void resample_row(const uint8_t *row, const taps *t, int n_out, uint8_t *out) {
     for (int x = 0; x < n_out; x++) {
-        int lo = t->bounds[2 * x], n = t->bounds[2 * x + 1];
+        int n = t->bounds[2 * x + 1];
+        const uint8_t *p = row + (size_t)t->bounds[2 * x] * 3;
         const int *k = t->k + (size_t)x * t->ksize;
-        for (int c = 0; c < 3; c++) {
-            int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
-            for (int i = 0; i < n; i++) acc += (int64_t)row[(size_t)(lo + i) * 3 + c] * k[i];
-            out[(size_t)x * 3 + c] = clip8(acc);
-        }
+        int64_t r = (int64_t)1 << (PRECISION_BITS - 1), g = r, b = r;
+        for (int i = 0; i < n; i++, p += 3) r += (int64_t)p[0] * k[i], g += (int64_t)p[1] * k[i], b += (int64_t)p[2] * k[i];
+        out[(size_t)x * 3] = clip8(r), out[(size_t)x * 3 + 1] = clip8(g), out[(size_t)x * 3 + 2] = clip8(b);
     }
 }
 
@@ -329,7 +329,7 @@ static void resample_row(const uint8_t *row, const taps *t, int n_out, uint8_t *
  * is resampled along x once, into a ring of ksize_y rows, and every output row sums its
  * taps over that ring; the same arithmetic as whole passes, in ksize_y rows of memory. */
 static void resample_streamed(const capt_image *in, const taps *tx, int out_w, const taps *ty, int out_h,
-                              uint8_t *ring, uint8_t *out) {
+                              uint8_t *ring, size_t *ring_offset, uint8_t *out) {
     const size_t row_bytes = (size_t)out_w * 3;
     int next = 0; /* the next source row to resample into the ring */
     for (int y = 0; y < out_h; y++) {
@@ -338,13 +338,12 @@ static void resample_streamed(const capt_image *in, const taps *tx, int out_w, c
         for (; next < lo + n; next++)
             resample_row(in->rgb + (size_t)next * in->width * 3, tx, out_w, ring + (size_t)(next % ty->ksize) * row_bytes);
         const int *k = ty->k + (size_t)y * ty->ksize;
-        for (int x = 0; x < out_w; x++)
-            for (int c = 0; c < 3; c++) {
-                int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
-                for (int i = 0; i < n; i++)
-                    acc += (int64_t)ring[(size_t)((lo + i) % ty->ksize) * row_bytes + (size_t)x * 3 + c] * k[i];
-                out[(size_t)y * row_bytes + (size_t)x * 3 + c] = clip8(acc);
-            }
+        for (int i = 0; i < n; i++) ring_offset[i] = (size_t)((lo + i) % ty->ksize) * row_bytes;
+        for (size_t b = 0; b < row_bytes; b++) {
+            int64_t acc = (int64_t)1 << (PRECISION_BITS - 1);
+            for (int i = 0; i < n; i++) acc += (int64_t)ring[ring_offset[i] + b] * k[i];
+            out[(size_t)y * row_bytes + b] = clip8(acc);
+        }
     }
 }
 
@@ -361,7 +360,8 @@ capt_status capt_resample_work_alloc(int max_ksize, int max_w, int max_h, capt_r
     w->bounds_y = malloc(sizeof(int) * 2 * (size_t)max_h);
     w->weights = malloc(sizeof(double) * (size_t)max_ksize);
     w->ring = malloc(ring);
-    if (!w->kx || !w->ky || !w->bounds_x || !w->bounds_y || !w->weights || !w->ring) {
+    w->ring_offset = malloc(sizeof(size_t) * (size_t)max_ksize);
+    if (!w->kx || !w->ky || !w->bounds_x || !w->bounds_y || !w->weights || !w->ring || !w->ring_offset) {
         capt_resample_work_free(w);
         return capt_fail(err, CAPT_E_NOMEM, "resize: out of memory");
     }
@@ -375,6 +375,7 @@ void capt_resample_work_free(capt_resample_work *w) {
     free(w->bounds_y);
     free(w->weights);
     free(w->ring);
+    free(w->ring_offset);
     memset(w, 0, sizeof *w);
 }
 
@@ -389,7 +390,7 @@ capt_status capt_image_resample_crop(const capt_image *in, int out_w, int out_h,
     taps tx = {kx, w->bounds_x, w->kx}, ty = {ky, w->bounds_y, w->ky};
     make_taps(in->width, out_w, left, crop_w, filter, &tx, w->weights);
     make_taps(in->height, out_h, top, crop_h, filter, &ty, w->weights);
-    resample_streamed(in, &tx, crop_w, &ty, crop_h, w->ring, rgb);
+    resample_streamed(in, &tx, crop_w, &ty, crop_h, w->ring, w->ring_offset, rgb);
     return CAPT_OK;
 }
 

@@ -40,6 +40,7 @@ typedef struct capt_resample_work {
     int *bounds_x, *bounds_y; /* [max_w | max_h][2]: first input sample, count */
     double *weights;          /* [max_ksize] */
     uint8_t *ring;            /* [max_ksize][max_w][3] */
+    size_t *ring_offset;      /* [max_ksize]: where one output row's source rows lie in the ring */
 } capt_resample_work;
 /* Taps per output of a resize of in_size samples to out_size. */
 int capt_resample_ksize(int in_size, int out_size, capt_resample filter);
