@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end (163
-# minutes on 2 cores for the shipped run of 2026-12-06, with other work on the machine:
-# features and detections 4.5, training stages 80 + 39 + 23 + 12, export and scores 5).
-# Each stage's epochs timed alone on 2026-12-07, nothing else of ours running (train +
-# evaluation seconds): 54 + 23, 128 + 31, 169 + 21, 644 + 28, so about 49 + 27 + 14.5 + 11
-# minutes of training and 111 in all; the whole run has not been timed that way:
+# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end: 124 minutes
+# on 2 cores, timed in one run from a clone on a new machine on 2026-12-07 (setup with
+# every package installed 1.5, features and detections 3.3, training stages 61.1 + 28.1
+# + 14.0 + 10.8, export and scores 5.1; a Flickr8k epoch took 61-64 s with nothing else
+# running, against 54 s on 2026-12-06, and other work slowed its first 6 epochs by about
+# 3 minutes); the shipped run of 2026-12-06 took 163 minutes with other work running:
 #   1. builds capt, the MobileNetV2 encoder and the detector files,
 #   2. extracts the encoder's features of all Flickr8k images with the C engine itself
 #      (as they are and mirrored) and the detector's objects (capt detect),
