@@ -3,6 +3,7 @@
 #ifndef CAPT_TEST_CHECK_H
 #define CAPT_TEST_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,6 +43,14 @@ static inline unsigned char *check_read_file(const char *path, size_t *len) {
     fclose(f);
     *len = (size_t)n;
     return buf;
+}
+
+/* A reproducible uniform value in [-1, 1): one sequence per test program (a 64-bit LCG,
+ * seed 1; the 24 bits below the top 16). */
+static inline float check_rand_unit(void) {
+    static uint64_t state = 1;
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((state >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
 }
 
 #endif

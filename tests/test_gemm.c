@@ -19,13 +19,8 @@
 #include "internal.h"
 #include "kernels.h"
 
-static uint64_t rng = 1;
 /* One thread, with kernel scratch reserved as a context reserves it (main). */
 static capt_pool *single;
-static float rand_unit(void) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng >> 40) & 0xffffff) / 16777216.0f * 2.0f - 1.0f;
-}
 
 typedef struct problem {
     int M, N, K;
@@ -42,12 +37,12 @@ static int make_problem(problem *p, int M, int N, int K, capt_dtype dtype) {
     p->w_float = malloc(sizeof(float) * (size_t)N * K);
     p->w = malloc(row_bytes * (size_t)N);
     if (!p->x || !p->bias || !p->w_float || !p->w) return 0;
-    for (size_t i = 0; i < (size_t)M * K; i++) p->x[i] = rand_unit() * (i % 7 == 0 ? 4.0f : 1.0f);
-    for (int n = 0; n < N; n++) p->bias[n] = rand_unit();
+    for (size_t i = 0; i < (size_t)M * K; i++) p->x[i] = check_rand_unit() * (i % 7 == 0 ? 4.0f : 1.0f);
+    for (int n = 0; n < N; n++) p->bias[n] = check_rand_unit();
     for (int n = 0; n < N; n++) {
         float *row = p->w_float + (size_t)n * K;
         unsigned char *dst = (unsigned char *)p->w + (size_t)n * row_bytes;
-        for (int k = 0; k < K; k++) row[k] = rand_unit() * 0.1f;
+        for (int k = 0; k < K; k++) row[k] = check_rand_unit() * 0.1f;
         if (dtype == CAPT_DTYPE_F32) memcpy(dst, row, row_bytes);
         else if (dtype == CAPT_DTYPE_F16)
             for (int k = 0; k < K; k++) ((uint16_t *)dst)[k] = capt_f32_to_f16(row[k]);
@@ -306,9 +301,9 @@ static void dwconv_sweep(capt_isa isa, capt_pool *pool) {
                     CHECK(0, "out of memory");
                     return;
                 }
-                for (size_t i = 0; i < nx; i++) x[i] = 4.0f * rand_unit();
-                for (size_t i = 0; i < (size_t)kh * kw * C; i++) w[i] = rand_unit();
-                for (int i = 0; i < C; i++) b[i] = rand_unit();
+                for (size_t i = 0; i < nx; i++) x[i] = 4.0f * check_rand_unit();
+                for (size_t i = 0; i < (size_t)kh * kw * C; i++) w[i] = check_rand_unit();
+                for (int i = 0; i < C; i++) b[i] = check_rand_unit();
                 capt_dwconv_args a = {x, H, W, C, w, b, y, out_h, out_w, kh, kw, stride, stride,
                                       kernels[ki][2], kernels[ki][3], (int)(cases % 2)};
                 capt_error err;
@@ -357,7 +352,7 @@ static void argument_errors(void) {
 }
 
 /* Random integer in [lo, hi]. */
-static int rand_int(int lo, int hi) { return lo + (int)((rand_unit() + 1.0f) * 0.5f * (float)(hi - lo + 1)) % (hi - lo + 1); }
+static int rand_int(int lo, int hi) { return lo + (int)((check_rand_unit() + 1.0f) * 0.5f * (float)(hi - lo + 1)) % (hi - lo + 1); }
 
 /* The SIMD integer paths (quantized weights, x quantized to q8_0, M < 4) against the
  * dtype traits' scalar integer dot, bit for bit. Exactness is arranged: scales are
