@@ -11,6 +11,7 @@
  *   vec_max(a, b) = a < b ? b : a, vec_min(a, b) = b < a ? b : a,
  *   vec_madd(a, b, acc) = a*b + acc, vec_hsum(v)
  *   vec_load_q8_scaled(qs, d)      VEC_LANES int8 weights times d: a q8_0 block's values
+ *   f16_to_f32(h)                  a block's f16 scale as a float (exact)
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
  *   dot_q8_0_q8_0 / dot_q4_0_q8_0(w, x, n_blocks)       integer block dot products
  *
@@ -115,7 +116,7 @@ static ALWAYS_INLINE void tile_q8_0(int mr, int nr, const float *x, const capt_b
         for (int j = 0; j < nr; j++) acc[i][j] = vec_zero();
     for (int b = 0; b < K / CAPT_QK; b++) {
         float d[PANEL];
-        for (int j = 0; j < nr; j++) d[j] = capt_f16_to_f32(w[(size_t)j * stride + b].d);
+        for (int j = 0; j < nr; j++) d[j] = f16_to_f32(w[(size_t)j * stride + b].d);
         for (int c = 0; c < CAPT_QK; c += VEC_LANES) {
             const int k = b * CAPT_QK + c;
             vecf xv[TILE_ROWS];

@@ -8,6 +8,8 @@
 #include "kernels.h"
 
 typedef v128_t vecf;
+/* SIMD128 has no f16 conversion: a block's scale goes through the portable one */
+#define f16_to_f32(h) capt_f16_to_f32(h)
 #define VEC_LANES 4
 #define vec_zero() wasm_f32x4_splat(0.0f)
 #define vec_load(p) wasm_v128_load(p)
@@ -53,7 +55,7 @@ static void dequant_row_f16(const void *src, float *dst, int K) {
     const uint16_t *h = src;
     int k = 0;
     for (; k + 4 <= K; k += 4) wasm_v128_store(dst + k, f16x4_to_f32x4(wasm_u32x4_load16x4(h + k)));
-    for (; k < K; k++) dst[k] = capt_f16_to_f32(h[k]);
+    for (; k < K; k++) dst[k] = f16_to_f32(h[k]);
 }
 
 /* 16 int8 values -> 4 x 4 floats scaled by d. */
@@ -68,7 +70,7 @@ static inline void store_i8x16_scaled(v128_t q, v128_t d, float *dst) {
 static void dequant_row_q8_0(const void *src, float *dst, int K) {
     const capt_block_q8_0 *b = src;
     for (int i = 0; i < K / CAPT_QK; i++) {
-        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d));
+        v128_t d = wasm_f32x4_splat(f16_to_f32(b[i].d));
         store_i8x16_scaled(wasm_v128_load(b[i].qs), d, dst + i * CAPT_QK);
         store_i8x16_scaled(wasm_v128_load(b[i].qs + 16), d, dst + i * CAPT_QK + 16);
     }
@@ -84,7 +86,7 @@ static inline void unpack_q4_0(const uint8_t *qs, v128_t *lo, v128_t *hi) {
 static void dequant_row_q4_0(const void *src, float *dst, int K) {
     const capt_block_q4_0 *b = src;
     for (int i = 0; i < K / CAPT_QK; i++) {
-        v128_t d = wasm_f32x4_splat(capt_f16_to_f32(b[i].d)), lo, hi;
+        v128_t d = wasm_f32x4_splat(f16_to_f32(b[i].d)), lo, hi;
         unpack_q4_0(b[i].qs, &lo, &hi);
         store_i8x16_scaled(lo, d, dst + i * CAPT_QK);
         store_i8x16_scaled(hi, d, dst + i * CAPT_QK + 16);
@@ -107,7 +109,7 @@ static float dot_q8_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     const capt_block_q8_0 *w = wv;
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int i = 0; i < n_blocks; i++) {
-        float d = capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d);
+        float d = f16_to_f32(w[i].d) * f16_to_f32(x[i].d);
         acc = wasm_f32x4_add(acc, block_sum(wasm_v128_load(w[i].qs), wasm_v128_load(w[i].qs + 16), &x[i], d));
     }
     return vec_hsum(acc);
@@ -117,7 +119,7 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     const capt_block_q4_0 *w = wv;
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int i = 0; i < n_blocks; i++) {
-        float d = capt_f16_to_f32(w[i].d) * capt_f16_to_f32(x[i].d);
+        float d = f16_to_f32(w[i].d) * f16_to_f32(x[i].d);
         v128_t lo, hi;
         unpack_q4_0(w[i].qs, &lo, &hi);
         acc = wasm_f32x4_add(acc, block_sum(lo, hi, &x[i], d));
