@@ -1,4 +1,8 @@
-/* test_nn.c — nn_attend against the plain loops of its definition (nn.h), bit for bit:
+/* test_nn.c — the elementwise math of nn.h against double precision: nn_expf and nn_erff
+ * over dense grids (their stated error in ulps), the softmax, log-softmax and GELU built on
+ * them over lengths around their lanes and the decoder's vocabulary.
+ *
+ * nn_attend against the plain loops of its definition (nn.h), bit for bit:
  * it sums several keys' dot products side by side and the weighted values a block of
  * columns at a time, but each sum keeps its terms and their order. Swept over key counts
  * around its blocks of keys (1..19, 59: the decoder's memory, 77: CLIP's text), head
@@ -32,8 +36,63 @@ static void attend_reference(const float *q, const float *k, const float *v, int
     }
 }
 
+/* |got - exact| in units of the last place of the float nearest exact. */
+static double ulps(float got, double exact) {
+    float near = (float)exact, mag = fabsf(near);
+    double ulp = mag > 0 ? (double)nextafterf(mag, INFINITY) - mag : (double)nextafterf(0.0f, 1.0f);
+    return fabs((double)got - exact) / ulp;
+}
+
+static void check_math(void) {
+    double worst_exp = 0, worst_erf = 0, worst_erf_abs = 0;
+    for (int i = 0; i <= 4000000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 4000000.0f; /* the range nn_expf does not clamp */
+        double u = ulps(nn_expf(x), exp((double)x));
+        worst_exp = u > worst_exp ? u : worst_exp;
+    }
+    CHECK(worst_exp <= 1.25, "nn_expf is %.3f ulp off", worst_exp);
+    CHECK(nn_expf(0.0f) == 1.0f, "e^0 = %.9g", nn_expf(0.0f));
+    CHECK(nn_expf(-INFINITY) >= 0.0f && nn_expf(-INFINITY) < 2e-38f && nn_expf(-1000.0f) == nn_expf(-INFINITY),
+          "e^-inf = %g", nn_expf(-INFINITY));
+    for (int i = -3000000; i <= 3000000; i++) {
+        float x = 6.0f * (float)i / 3000000.0f, got = nn_erff(x);
+        double exact = erf((double)x), u = ulps(got, exact), d = fabs((double)got - exact);
+        worst_erf = u > worst_erf ? u : worst_erf;
+        worst_erf_abs = d > worst_erf_abs ? d : worst_erf_abs;
+        if (got != -nn_erff(-x)) CHECK(0, "nn_erff is not odd at %.9g", x);
+    }
+    CHECK(worst_erf <= 2.5 && worst_erf_abs <= 1.25e-7, "nn_erff is %.3f ulp (%.3g) off", worst_erf, worst_erf_abs);
+    CHECK(nn_erff(0.0f) == 0.0f && nn_erff(10.0f) == 1.0f && nn_erff(-INFINITY) == -1.0f, "erf at 0, 10, -inf");
+
+    /* softmax, log-softmax and GELU against their definitions in double */
+    static const int lengths[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 61, 1024, 7219};
+    enum { MAX_LEN = 7219 };
+    static float x[MAX_LEN], soft[MAX_LEN], log_soft[MAX_LEN], gelu[MAX_LEN];
+    for (size_t a = 0; a < sizeof lengths / sizeof *lengths; a++) {
+        int n = lengths[a];
+        for (int i = 0; i < n; i++) x[i] = 12.0f * check_rand_unit();
+        memcpy(soft, x, sizeof(float) * n), memcpy(log_soft, x, sizeof(float) * n), memcpy(gelu, x, sizeof(float) * n);
+        nn_softmax(soft, n);
+        nn_log_softmax(log_soft, n);
+        nn_activate(NN_GELU, gelu, (size_t)n);
+        double max = x[0], sum = 0, worst_soft = 0, worst_log = 0, worst_gelu = 0;
+        for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+        for (int i = 0; i < n; i++) sum += exp(x[i] - max);
+        for (int i = 0; i < n; i++) {
+            double p = exp(x[i] - max) / sum, lp = x[i] - max - log(sum);
+            double g = 0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0)));
+            worst_soft = fmax(worst_soft, fabs(soft[i] - p) / p);
+            worst_log = fmax(worst_log, fabs(log_soft[i] - lp) / fmax(1.0, fabs(lp)));
+            worst_gelu = fmax(worst_gelu, fabs(gelu[i] - g) / fmax(1.0, fabs(g)));
+        }
+        /* softmax: x - max rounded to float alone moves e^(x - max) by up to 5e-7 here */
+        CHECK(worst_soft <= 2e-6 && worst_log <= 3e-7 && worst_gelu <= 3e-7,
+              "n %d: softmax %.3g, log-softmax %.3g, GELU %.3g off (relative)", n, worst_soft, worst_log, worst_gelu);
+    }
+}
 
 int main(void) {
+    check_math();
     static const int key_counts[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 19, 59, 77};
     static const int head_widths[] = {1, 7, 16, 17, 32, 33, 64};
     static const int head_counts[] = {1, 3, 8};

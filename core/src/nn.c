@@ -105,11 +105,45 @@ void nn_add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* ---- softmax ------------------------------------------------------------------------------------ */
+
+/* Reductions over SUM_LANES partial results side by side, the lanes a vector loop keeps
+ * (without fast-math, compilers vectorize no float reduction written as one chain). */
+#define SUM_LANES 16
+
+static float max_of(const float *x, int n) {
+    float lane[SUM_LANES];
+    for (int j = 0; j < SUM_LANES; j++) lane[j] = x[0];
+    int i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float max = lane[0];
+    for (int j = 1; j < SUM_LANES; j++) max = lane[j] > max ? lane[j] : max;
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    return max;
+}
+
+/* Σ e^(x[i] - shift). */
+static float sum_exp(const float *x, int n, float shift) {
+    float lane[SUM_LANES] = {0};
+    int i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += nn_expf(x[i + j] - shift);
+    float sum = 0;
+    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
+    for (; i < n; i++) sum += nn_expf(x[i] - shift);
+    return sum;
+}
+
 void nn_softmax(float *s, int n) {
-    float max = s[0], sum = 0;
-    for (int i = 1; i < n; i++) max = s[i] > max ? s[i] : max;
-    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - max));
-    for (int i = 0; i < n; i++) s[i] /= sum;
+    float max = max_of(s, n), lane[SUM_LANES] = {0}, sum = 0;
+    for (int i = 0; i < n; i++) s[i] = nn_expf(s[i] - max);
+    int i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += s[i + j];
+    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
+    for (; i < n; i++) sum += s[i];
+    for (i = 0; i < n; i++) s[i] /= sum;
 }
 
 /* Keys whose dot products with the query are summed side by side: each is a chain of hd
@@ -154,16 +188,14 @@ void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld,
 }
 
 void nn_log_softmax(float *x, int n) {
-    float max = x[0], sum = 0;
-    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
-    for (int i = 0; i < n; i++) sum += expf(x[i] - max);
-    float lse = max + logf(sum);
+    float max = max_of(x, n);
+    float lse = max + logf(sum_exp(x, n, max));
     for (int i = 0; i < n; i++) x[i] -= lse;
 }
 
 void nn_activate(nn_activation act, float *x, size_t n) {
     if (act == NN_GELU) /* exact (erf) GELU, as torch.nn.GELU() */
-        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + nn_erff(x[i] * 0.70710678118654752f));
     else /* CLIP's quick_gelu: x · sigmoid(1.702 x) */
-        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
+        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + nn_expf(-1.702f * x[i]));
 }

@@ -4,6 +4,9 @@
 #ifndef CAPT_NN_H
 #define CAPT_NN_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "capt.h"
 #include "kernels.h"
 
@@ -46,6 +49,73 @@ capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, cons
 /* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b for each of `rows` rows of d; y may be x. */
 void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, const float *b, float eps);
 void nn_add_into(float *x, const float *y, size_t n);
+/* ---- elementwise math that vectorizes ----------------------------------------------------------
+ * libm's expf and erff are a call per value; these are branch-free and inline, so loops over
+ * arrays of them compile to vector code (SSE2 natively, SIMD128 in wasm). Accuracy against
+ * the exact values (test_nn checks it on dense grids): nn_expf within 1.25 ulp, nn_erff within
+ * 2.5 ulp (1.2e-7 absolute), where libm's are within 1 ulp; the decoder's GELU, attention
+ * weights and log-softmax then differ from libm's in the last bits (docs/kernels.md,
+ * "Elementwise math"). */
+
+/* e^x: x = n ln 2 + r with |r| <= ln 2 / 2 (Cody and Waite's two-part ln 2: the high part has
+ * 9 significant bits, so n times it is exact), e^r by its Taylor series to r^7 (the next term
+ * is below 5e-9 relative), times 2^n built in the exponent bits. n is rounded by adding
+ * 1.5 * 2^23, which leaves it in the sum's low mantissa bits (no float-to-int conversion,
+ * undefined for NaN). x is clamped to [-87, 88], whose results are normal floats: e^-87 =
+ * 1.6e-38 stands in for smaller results, -inf included. */
+static inline float nn_expf(float x) {
+    const float rounder = 12582912.0f; /* 1.5 * 2^23, bits 0x4B400000 */
+    const float ln2_high = 0.693359375f, ln2_low = -2.12194442e-4f;
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float rounded = x * 1.44269504f + rounder; /* rounder + n, n = round(x / ln 2) in -126..127 */
+    float n = rounded - rounder;
+    float r = (x - n * ln2_high) - n * ln2_low;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &rounded, sizeof bits);
+    bits = (bits - 0x4B400000u + 127u) << 23; /* 2^n */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* erf(x) = sign(x) erf(z), z = |x|: below 0.8 as z P(z^2), from 0.8 as 1 - e^(-z^2) Q(t) with
+ * t = (z - 2.4) / 1.6 in [-1, 1] for z in [0.8, 4] (from 4 on erf rounds to 1; z is clamped
+ * there). P and Q are least-squares fits (tools/fit_erf.py prints them and the error). */
+static inline float nn_erff(float x) {
+    float z = x < 0 ? -x : x, s = z * z;
+    float p = 9.20519669e-05f;
+    p = p * s - 0.000831443293f;
+    p = p * s + 0.0052142865f;
+    p = p * s - 0.0268641133f;
+    p = p * s + 0.112837709f;
+    p = p * s - 0.376126379f;
+    p = p * s + 1.12837923f;
+    float zc = z < 4.0f ? z : 4.0f, t = (zc - 2.4f) * (1.0f / 1.6f);
+    float q = -9.64542487e-05f;
+    q = q * t + 0.000260492292f;
+    q = q * t - 0.000349800452f;
+    q = q * t + 0.000748244056f;
+    q = q * t - 0.00197093422f;
+    q = q * t + 0.00437766127f;
+    q = q * t - 0.00916296896f;
+    q = q * t + 0.0187786128f;
+    q = q * t - 0.0371339284f;
+    q = q * t + 0.0703862682f;
+    q = q * t - 0.127336457f;
+    q = q * t + 0.218498722f;
+    float e = z < 0.8f ? z * p : 1.0f - nn_expf(-zc * zc) * q;
+    return x < 0 ? -e : e;
+}
+
 /* The softmax and the log-softmax of n values, in place (max subtracted first): the
  * attention weights, and the decoder's next-token log probabilities. */
 void nn_softmax(float *s, int n);
