@@ -123,7 +123,17 @@ static float max_of(const float *x, int n) {
     return max;
 }
 
-/* Σ e^(x[i] - shift). */
+static float sum_of(const float *x, int n) {
+    float lane[SUM_LANES] = {0}, sum = 0;
+    int i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int j = 0; j < SUM_LANES; j++) lane[j] += x[i + j];
+    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
+    for (; i < n; i++) sum += x[i];
+    return sum;
+}
+
+/* Σ e^(x[i] - shift), as sum_of the exponentials without storing them. */
 static float sum_exp(const float *x, int n, float shift) {
     float lane[SUM_LANES] = {0};
     int i = 0;
@@ -136,14 +146,10 @@ static float sum_exp(const float *x, int n, float shift) {
 }
 
 void nn_softmax(float *s, int n) {
-    float max = max_of(s, n), lane[SUM_LANES] = {0}, sum = 0;
+    float max = max_of(s, n);
     for (int i = 0; i < n; i++) s[i] = nn_expf(s[i] - max);
-    int i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int j = 0; j < SUM_LANES; j++) lane[j] += s[i + j];
-    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
-    for (; i < n; i++) sum += s[i];
-    for (i = 0; i < n; i++) s[i] /= sum;
+    float sum = sum_of(s, n);
+    for (int i = 0; i < n; i++) s[i] /= sum;
 }
 
 /* Keys whose dot products with the query are summed side by side: each is a chain of hd

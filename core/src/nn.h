@@ -57,6 +57,14 @@ void nn_add_into(float *x, const float *y, size_t n);
  * weights and log-softmax then differ from libm's in the last bits (docs/kernels.md,
  * "Elementwise math"). */
 
+/* c[0] + c[1] v + ... + c[n-1] v^(n-1), by Horner's rule from the highest term: n and c are
+ * constants at every call, so the loop unrolls into the chain of multiply-adds. */
+static inline float nn_polynomial(const float *c, int n, float v) {
+    float p = c[n - 1];
+    for (int k = n - 2; k >= 0; k--) p = p * v + c[k];
+    return p;
+}
+
 /* e^x: x = n ln 2 + r with |r| <= ln 2 / 2 (Cody and Waite's two-part ln 2: the high part has
  * 9 significant bits, so n times it is exact), e^r by its Taylor series to r^7 (the next term
  * is below 5e-9 relative), times 2^n built in the exponent bits. n is rounded by adding
@@ -71,14 +79,8 @@ static inline float nn_expf(float x) {
     float rounded = x * 1.44269504f + rounder; /* rounder + n, n = round(x / ln 2) in -126..127 */
     float n = rounded - rounder;
     float r = (x - n * ln2_high) - n * ln2_low;
-    float p = 1.0f / 5040;
-    p = p * r + 1.0f / 720;
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    static const float taylor[] = {1.0f, 1.0f, 0.5f, 1.0f / 6, 1.0f / 24, 1.0f / 120, 1.0f / 720, 1.0f / 5040};
+    float p = nn_polynomial(taylor, 8, r);
     uint32_t bits;
     memcpy(&bits, &rounded, sizeof bits);
     bits = (bits - 0x4B400000u + 127u) << 23; /* 2^n */
@@ -92,26 +94,14 @@ static inline float nn_expf(float x) {
  * there). P and Q are least-squares fits (tools/fit_erf.py prints them and the error). */
 static inline float nn_erff(float x) {
     float z = x < 0 ? -x : x, s = z * z;
-    float p = 9.20519669e-05f;
-    p = p * s - 0.000831443293f;
-    p = p * s + 0.0052142865f;
-    p = p * s - 0.0268641133f;
-    p = p * s + 0.112837709f;
-    p = p * s - 0.376126379f;
-    p = p * s + 1.12837923f;
+    static const float P[] = {1.12837923f, -0.376126379f, 0.112837709f, -0.0268641133f, 0.0052142865f,
+                              -0.000831443293f, 9.20519669e-05f};
+    static const float Q[] = {0.218498722f, -0.127336457f, 0.0703862682f, -0.0371339284f, 0.0187786128f,
+                              -0.00916296896f, 0.00437766127f, -0.00197093422f, 0.000748244056f, -0.000349800452f,
+                              0.000260492292f, -9.64542487e-05f};
+    float p = nn_polynomial(P, 7, s);
     float zc = z < 4.0f ? z : 4.0f, t = (zc - 2.4f) * (1.0f / 1.6f);
-    float q = -9.64542487e-05f;
-    q = q * t + 0.000260492292f;
-    q = q * t - 0.000349800452f;
-    q = q * t + 0.000748244056f;
-    q = q * t - 0.00197093422f;
-    q = q * t + 0.00437766127f;
-    q = q * t - 0.00916296896f;
-    q = q * t + 0.0187786128f;
-    q = q * t - 0.0371339284f;
-    q = q * t + 0.0703862682f;
-    q = q * t - 0.127336457f;
-    q = q * t + 0.218498722f;
+    float q = nn_polynomial(Q, 12, t);
     float e = z < 0.8f ? z * p : 1.0f - nn_expf(-zc * zc) * q;
     return x < 0 ? -e : e;
 }
