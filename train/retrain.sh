@@ -17,6 +17,8 @@
 #      weights it ships with,
 #   5. exports weights/decoder-flickr8k.capt (with the concept maps of docs/model.md), the
 #      golden file tests/golden/decoder_golden.capt and weights/capt-default.capt.
+# Since that run every stage trains 11-32% faster (docs/experiments/decoder.md, "Training
+# speed"; about 98 minutes by estimate, not yet timed end to end).
 # The shipped decoder is one such run (weights/MODEL_CARD.md).
 # Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
 # Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
@@ -28,8 +30,11 @@ EPOCHS=${EPOCHS:-50}
 DET_MAX=10         # detection slots of the decoder (docs/model.md, "Detection tokens")
 DET_MIN_SCORE=0.2  # the least score of a detection token
 # Debian's torch calls OpenBLAS; the machine-wide OPENBLAS_CORETYPE override slows it down.
+# Every stage runs torch's own operations on one thread and OpenBLAS's matrix products on
+# two: faster in each stage than torch's two threads with one-thread OpenBLAS (a Flickr8k
+# epoch 45 s instead of 52 s; docs/experiments/decoder.md, "Training speed").
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
-export OPENBLAS_NUM_THREADS=1
+export OPENBLAS_NUM_THREADS=2
 PY=/usr/bin/python3
 stage() { echo "== $(date +%T), $((SECONDS / 60)) min in: $*"; }
 
@@ -64,10 +69,8 @@ IMAGES="--features out/features/flickr8k.npy --flip-features out/features/flickr
   --detections out/features/flickr8k_det.jsonl --det-max $DET_MAX --det-min-score $DET_MIN_SCORE
   --ood-features out/features/coco_ood_dev.npy --ood-detections out/features/coco_ood_dev_det.jsonl"
 stage "1/4 Flickr8k"
-# This stage's matrices are large enough that OpenBLAS on both cores beats torch's own two
-# threads (an epoch 45 s instead of 52 s, identical numbers).
-OPENBLAS_NUM_THREADS=2 $PY train/train.py --threads 1 $IMAGES \
-  --out "$RUN" --epochs "$EPOCHS" --patience 40 --save-epochs --resume --eval-every 5
+$PY train/train.py --threads 1 $IMAGES \
+  --out "$RUN" --epochs "$EPOCHS" --patience 40 --save-epochs --resume --eval-every 10
 # The Flickr8k decoder: the average of the last 10 epochs (on dev, beam 3: CIDEr-D 0.454 vs
 # 0.443 for the single best epoch of the run without mirrored images).
 $PY train/average.py "$RUN/flickr8k.pt" $(ls "$RUN"/epoch*.pt | tail -10)
@@ -75,7 +78,7 @@ $PY train/average.py "$RUN/flickr8k.pt" $(ls "$RUN"/epoch*.pt | tail -10)
 # also half a batch of COCO / Flickr30k captions on painted grids, in a vocabulary of the
 # 7,217 most frequent tokens of all that text; the last 4 epochs averaged.
 stage "2/4 text-only captions"
-$PY train/train.py $IMAGES \
+$PY train/train.py --threads 1 $IMAGES \
   --out "$RUN/text" --epochs 12 --patience 40 --save-epochs --resume --init "$RUN/flickr8k.pt" --eval-every 4 \
   --text coco flickr30k --paint weights/mobilenet_v2.capt --text-ratio 0.5 --vocab-size 7217 \
   --lr 3e-4 --warmup-epochs 0.5
@@ -84,7 +87,7 @@ $PY train/average.py "$RUN/text.pt" $(ls "$RUN"/text/epoch*.pt | tail -4)
 # which each step holds as many COCO captions as images, each painted onto a training image
 # that agrees with it on people and dogs; the last 3 epochs averaged.
 stage "3/4 COCO captions"
-$PY train/train.py $IMAGES \
+$PY train/train.py --threads 1 $IMAGES \
   --out "$RUN/coco" --epochs 5 --patience 40 --save-epochs --resume --init "$RUN/text.pt" --eval-every 5 \
   --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --match-base --vocab-size 7217 \
   --lr 2e-4 --warmup-epochs 0.3
@@ -94,7 +97,7 @@ $PY train/average.py "$RUN/avg.pt" $(ls "$RUN"/coco/epoch*.pt | tail -3)
 # cross-entropy at weight 0.1; the learning rate follows the first half of a two-epoch
 # cosine (ending at half its peak: better on both dev sets than decaying to 0).
 stage "4/4 self-critical"
-$PY train/train.py $IMAGES \
+$PY train/train.py --threads 1 $IMAGES \
   --out "$RUN/scst" --epochs 1 --schedule-epochs 2 --patience 40 --save-epochs --resume --init "$RUN/avg.pt" --batch 32 \
   --scst 5 --text coco --paint weights/mobilenet_v2.capt --text-ratio 1.0 --text-weight 0.1 --match-base \
   --vocab-size 7217 --lr 6e-5 --warmup-epochs 0
@@ -109,9 +112,9 @@ $PY train/export.py --checkpoint "$FINAL" --out weights/decoder-flickr8k.capt \
 # 0.538 / 0.543 / 0.580 / 0.589 / 0.571 at 0 / 2 / 3 / 4 / 6; Flickr8k dev 0.473 / 0.471 at 0 / 4).
 $PY train/concepts.py --decoder weights/decoder-flickr8k.capt --encoder weights/mobilenet_v2.capt \
   --features out/features/flickr8k.npy --text coco --det-beta 4
-$PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --threads 1 --checkpoint "$FINAL" --features out/features/flickr8k.npy \
   --detections out/features/flickr8k_det.jsonl --search greedy beam3 beam5 --json-out "$RUN/test_fp32.json"
-$PY train/evaluate.py --checkpoint "$FINAL" --features out/features/flickr8k.npy \
+$PY train/evaluate.py --threads 1 --checkpoint "$FINAL" --features out/features/flickr8k.npy \
   --detections out/features/flickr8k_det.jsonl --exported weights/decoder-flickr8k.capt --search greedy beam3 beam5 --json-out "$RUN/test_q8_0.json"
 bash scripts/build_weights.sh
 ls -l weights/*.capt
