@@ -108,7 +108,7 @@ static int bench_gemm(int threads, double min_time) {
         for (int i = 0; !status && i < sh.N; i++) bias[i] = rand_unit(&rng);
         for (int dt = CAPT_DTYPE_F32; dt <= CAPT_DTYPE_Q4_0 && !status; dt++) {
             if (sh.K % capt_dtype_traits_of((capt_dtype)dt)->block_values) continue; /* q8_0, q4_0: K/32 blocks */
-            /* the decoder's weights: q8_0 as shipped, f32 as SIMD128 keeps them (capt_isa_prefers_f32_weights) */
+            /* the decoder's weights: q8_0 as shipped, and f32 beside them */
             if (sh.float_activations && dt != CAPT_DTYPE_Q8_0 && dt != CAPT_DTYPE_F32) continue;
             void *w = make_weights((capt_dtype)dt, sh.N, sh.K, &rng);
             if (!w) {

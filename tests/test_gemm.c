@@ -9,7 +9,9 @@
  *   recursive-sum bound, with the bias as one more term);
  * - integer paths (x quantized to q8_0 per block of 32): each x_k moves by at most
  *   d_x/2 = amax_block/254, so |y - ref| <= Σ_k |w_k| * amax_block(k) / 254 * 1.01
- *   + the float bound + the f16 rounding of d_x (2^-11 relative) * S. */
+ *   + the float bound + the f16 rounding of d_x (2^-11 relative) * S;
+ * - SIMD128's q16 path (float activations of q8_0 products, M < 4: x as int16 per block,
+ *   an f32 scale): the same with amax_block/65534 and no f16 rounding. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -60,18 +62,23 @@ static void free_problem(problem *p) {
     free(p->w);
 }
 
-static float tolerance(const problem *p, int m, int n, int integer_path) {
+/* The levels x is quantized to on this path: 127 (q8_0), 32767 (q16), 0 (kept in f32). */
+static int x_levels(capt_isa isa, const capt_gemm_args *args) {
+    return capt_gemm_uses_xq(isa, args) ? 127 : capt_gemm_uses_xq16(isa, args) ? 32767 : 0;
+}
+
+static float tolerance(const problem *p, int m, int n, int levels) {
     const float *x = p->x + (size_t)m * p->K, *w = p->w_float + (size_t)n * p->K;
     double s = 0, q = 0;
     for (int k = 0; k < p->K; k++) s += fabs((double)x[k] * w[k]);
     double tol = (p->K + 2) * (double)FLT_EPSILON * (s + fabs(p->bias[n])) + 1e-30;
-    if (integer_path) {
+    if (levels) {
         for (int b = 0; b < p->K / CAPT_QK; b++) {
             float amax = 0;
             for (int k = 0; k < CAPT_QK; k++) amax = fmaxf(amax, fabsf(x[b * CAPT_QK + k]));
-            for (int k = 0; k < CAPT_QK; k++) q += fabs(w[b * CAPT_QK + k]) * amax / 254.0;
+            for (int k = 0; k < CAPT_QK; k++) q += fabs(w[b * CAPT_QK + k]) * amax / (2.0 * levels);
         }
-        tol += q * 1.01 + s / 2048.0;
+        tol += q * 1.01 + (levels == 127 ? s / 2048.0 : 0.0);
     }
     return (float)tol;
 }
@@ -81,13 +88,13 @@ static float tolerance(const problem *p, int m, int n, int integer_path) {
 static const capt_gemm_epilogue clamp_epilogue = {1.5f, 0.0f, 0.5f};
 
 /* The worst error of y against y_ref, as a fraction of its tolerance (NaN: a failure). */
-static double max_error(const problem *p, const float *y, const float *y_ref, int integer_path,
+static double max_error(const problem *p, const float *y, const float *y_ref, int levels,
                         const capt_gemm_epilogue *post) {
     double worst = 0;
     for (int m = 0; m < p->M; m++)
         for (int n = 0; n < p->N; n++) {
             double e = fabs((double)y[(size_t)m * p->N + n] - y_ref[(size_t)m * p->N + n]);
-            double r = e / (tolerance(p, m, n, integer_path) * (post ? fabsf(post->scale) : 1.0f));
+            double r = e / (tolerance(p, m, n, levels) * (post ? fabsf(post->scale) : 1.0f));
             if (!(r <= worst)) worst = r; /* NaN propagates as a failure */
         }
     return worst;
@@ -104,8 +111,7 @@ static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int f
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
     args.y = y_ref;
     CHECK(capt_gemm(single, CAPT_ISA_REF, &args, &err) == CAPT_OK, "%s", err.message);
-    int integer_path = capt_gemm_uses_xq(isa, &args);
-    double worst = max_error(p, y, y_ref, integer_path, post);
+    double worst = max_error(p, y, y_ref, x_levels(isa, &args), post);
     /* Again from weights packed ahead (capt_gemm_pack_wide), as a convolution's are: the
      * wide path for any depth, against ref; for shallow products, which take the wide path
      * anyway, the same bits as without. */
@@ -115,7 +121,7 @@ static double run_problem(const problem *p, capt_isa isa, capt_pool *pool, int f
     args.w_wide = packed;
     args.y = y_packed;
     CHECK(capt_gemm(pool, isa, &args, &err) == CAPT_OK, "%s", err.message);
-    double worst_packed = max_error(p, y_packed, y_ref, capt_gemm_uses_xq(isa, &args), post);
+    double worst_packed = max_error(p, y_packed, y_ref, x_levels(isa, &args), post);
     if (worst_packed > worst || worst_packed != worst_packed) worst = worst_packed;
     if (p->K <= CAPT_GEMM_WIDE_MAX_K)
         CHECK(memcmp(y, y_packed, sizeof(float) * (size_t)p->M * p->N) == 0,
@@ -205,7 +211,8 @@ static void packed_column_ranges(capt_isa isa) {
 /* q8_0 weights with a few x rows (a decoder step) are dequantized in registers, with more
  * rows into a panel first: the same products in the same order, so each row's outputs
  * must not depend on which: rows 1..9 at a time, against the same rows of a 40-row product
- * (K > 64 keeps both off the wide path). */
+ * (K > 64 keeps both off the wide path). On SIMD128 fewer than 4 rows take the q16 path
+ * instead (q16_path_exact), so its comparisons start at 4. */
 static void q8_0_in_registers_exact(capt_isa isa) {
     problem p;
     if (!make_problem(&p, 40, 37, 160, CAPT_DTYPE_Q8_0)) {
@@ -217,17 +224,19 @@ static void q8_0_in_registers_exact(capt_isa isa) {
                            .K = p.K, .epilogue = &clamp_epilogue, .float_activations = 1};
     capt_error err;
     CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
-    int differ = 0;
+    int differ = 0, compared = 0;
     for (int rows = 1; rows <= 9; rows++) {
         int m0 = (rows * 7) % (40 - rows);
         args.x = p.x + (size_t)m0 * p.K;
         args.y = y;
         args.M = rows;
+        if (capt_gemm_uses_xq16(isa, &args)) continue;
+        compared++;
         CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
         differ += memcmp(y, y_all + (size_t)m0 * p.N, sizeof(float) * (size_t)rows * p.N) != 0;
     }
-    CHECK(differ == 0, "%s q8_0: %d of 9 small products differ from the same rows of a large one",
-          capt_isa_name(isa), differ);
+    CHECK(differ == 0, "%s q8_0: %d of %d small products differ from the same rows of a large one",
+          capt_isa_name(isa), differ, compared);
     free(y_all);
     free(y);
     free_problem(&p);
@@ -425,6 +434,72 @@ static void integer_path_exact(capt_isa isa) {
            compared - differ, compared);
 }
 
+/* SIMD128's q16 path (q8_0 weights, float activations, M < 4) against an exact reference:
+ * scales are powers of two (each x block holds a ±32767 · d_x, so the quantizer's
+ * amax / 32767 is d_x exactly; each weight block a ±127 · d_w), x values are small
+ * integers times d_x except that one, which meets a weight of at most 3, so a block's
+ * int32 sum stays below 2^24 and every float sum is an exact multiple of d_w · d_x: any
+ * difference is an error in the lanes (widening, block stride, rows, bias). */
+static void q16_path_exact(capt_isa isa) {
+    static const int blocks[] = {1, 2, 3, 5, 7, 11, 13, 17};
+    int compared = 0, differ = 0;
+    const capt_dtype_traits *traits = capt_dtype_traits_of(CAPT_DTYPE_Q8_0);
+    for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+        for (int M = 1; M < CAPT_GEMM_INT_MAX_M; M++) {
+            const int N = 7, nb = blocks[bi], K = nb * CAPT_QK;
+            float *x = malloc(sizeof(float) * (size_t)M * K), *w_float = malloc(sizeof(float) * (size_t)N * K);
+            float *y = malloc(sizeof(float) * (size_t)M * N), bias[7];
+            size_t row_bytes = capt_dtype_row_bytes(CAPT_DTYPE_Q8_0, K);
+            unsigned char *w = malloc(row_bytes * N);
+            int *big = malloc(sizeof(int) * (size_t)M * nb); /* where each x block holds its ±32767 */
+            for (int m = 0; m < M; m++)
+                for (int b = 0; b < nb; b++) big[m * nb + b] = rand_int(0, 31);
+            for (int n = 0; n < N; n++) {
+                for (int b = 0; b < nb; b++) {
+                    float d = rand_int(0, 1) ? 0.25f : 0.125f;
+                    float *wb = w_float + (size_t)n * K + b * CAPT_QK;
+                    for (int j = 0; j < CAPT_QK; j++) wb[j] = (float)rand_int(-127, 127) * d;
+                    int at, taken;
+                    do { /* the ±127 away from where a row of x holds its ±32767 */
+                        at = rand_int(0, 31), taken = 0;
+                        for (int m = 0; m < M; m++) {
+                            taken |= at == big[m * nb + b];
+                            wb[big[m * nb + b]] = (float)rand_int(-3, 3) * d;
+                        }
+                    } while (taken);
+                    wb[at] = (rand_int(0, 1) ? 127.0f : -127.0f) * d;
+                }
+                traits->from_float_ref(w_float + (size_t)n * K, w + (size_t)n * row_bytes, K);
+                traits->to_float(w + (size_t)n * row_bytes, w_float + (size_t)n * K, K); /* the values it holds */
+                bias[n] = (float)rand_int(-64, 64) * 0.0625f;
+            }
+            for (int m = 0; m < M; m++)
+                for (int b = 0; b < nb; b++) {
+                    float d = rand_int(0, 1) ? 1.0f / 1024 : 1.0f / 2048;
+                    float *xb = x + (size_t)m * K + b * CAPT_QK;
+                    for (int j = 0; j < CAPT_QK; j++) xb[j] = (float)rand_int(-16, 16) * d;
+                    xb[big[m * nb + b]] = (rand_int(0, 1) ? 32767.0f : -32767.0f) * d;
+                }
+            capt_gemm_args args = {.x = x, .w = w, .wtype = CAPT_DTYPE_Q8_0, .bias = bias, .y = y, .M = M, .N = N,
+                                   .K = K, .float_activations = 1};
+            capt_error err;
+            CHECK(capt_gemm_uses_xq16(isa, &args), "%s M=%d: the q16 path", capt_isa_name(isa), M);
+            CHECK(capt_gemm(single, isa, &args, &err) == CAPT_OK, "%s", err.message);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    double want = bias[n];
+                    for (int k = 0; k < K; k++) want += (double)x[(size_t)m * K + k] * w_float[(size_t)n * K + k];
+                    compared++;
+                    if (y[(size_t)m * N + n] != (float)want && differ++ < 5)
+                        printf("  %s q16 K=%d m=%d n=%d: %.9g, exactly %.9g\n", capt_isa_name(isa), K, m, n,
+                               y[(size_t)m * N + n], want);
+                }
+            free(x), free(w_float), free(y), free(w), free(big);
+        }
+    CHECK(differ == 0, "%s q16 path: %d of %d outputs differ from the exact sum", capt_isa_name(isa), differ, compared);
+    printf("  %-8s q16 path: %d of %d outputs exact\n", capt_isa_name(isa), compared - differ, compared);
+}
+
 /* f16 conversions are exact both ways for every half value. */
 static void f16_round_trip(void) {
     int bad = 0;
@@ -496,6 +571,7 @@ int main(void) {
         dwconv_sweep((capt_isa)isa, pool);
         if (isa != CAPT_ISA_REF) integer_path_exact((capt_isa)isa);
         if (isa == CAPT_ISA_WASM128) wide_path_exact((capt_isa)isa);
+        if (isa == CAPT_ISA_WASM128) q16_path_exact((capt_isa)isa);
         tested++;
     }
     printf("  kernel sets tested: %d (best: %s)\n", tested, capt_isa_name(capt_isa_best()));

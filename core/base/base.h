@@ -118,6 +118,15 @@ typedef struct capt_block_q4_0 {
 } capt_block_q4_0;
 static_assert(sizeof(capt_block_q4_0) == 2 + CAPT_QK / 2, "q4_0 block must be 18 bytes, unpadded");
 
+/* Activations only (never stored in a file): 32 values as int16 times an f32 scale, for
+ * the integer products of q8_0 weights with activations kept nearly exact (a rounding of
+ * 2^-16 of the block's largest value, against q8_0's 2^-8; capt_gemm_uses_xq16). */
+typedef struct capt_block_q16 {
+    float d;             /* value = qs[i] * d, d = the block's largest magnitude / 32767 */
+    int16_t qs[CAPT_QK]; /* -32767..32767 */
+} capt_block_q16;
+static_assert(sizeof(capt_block_q16) == 4 + 2 * CAPT_QK, "q16 block must be 68 bytes, unpadded");
+
 /* What a dtype is; one row of the table every part of the engine reads (ggml's
  * type_traits). n counts values and is a multiple of block_values. */
 typedef struct capt_dtype_traits {
@@ -141,6 +150,7 @@ const capt_dtype_traits *capt_dtype_traits_of(capt_dtype dtype);
 /* The conversions the kernels call by name. */
 void capt_dequantize_row(capt_dtype dtype, const void *src, float *dst, int64_t n);
 void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n); /* n % 32 == 0 */
+void capt_quantize_row_q16(const float *src, capt_block_q16 *dst, int64_t n);  /* n % 32 == 0 */
 void capt_quantize_row_q4_0(const float *src, capt_block_q4_0 *dst, int64_t n); /* n % 32 == 0 */
 
 #endif

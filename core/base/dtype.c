@@ -37,6 +37,17 @@ void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n) {
     }
 }
 static void q8_0_from_float(const float *src, void *dst, int64_t n) { capt_quantize_row_q8_0(src, dst, n); }
+void capt_quantize_row_q16(const float *src, capt_block_q16 *dst, int64_t n) {
+    for (int64_t i = 0; i < n / CAPT_QK; i++) {
+        const float *x = src + i * CAPT_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < CAPT_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 32767.0f;
+        float inv = d != 0.0f ? 1.0f / d : 0.0f;
+        dst[i].d = d;
+        for (int j = 0; j < CAPT_QK; j++) dst[i].qs[j] = (int16_t)lrintf(x[j] * inv);
+    }
+}
 
 static void q4_0_to_float(const void *src, float *dst, int64_t n) {
     const capt_block_q4_0 *b = src;

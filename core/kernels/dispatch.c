@@ -88,7 +88,6 @@ capt_isa capt_isa_best(void) {
     return CAPT_ISA_REF;
 }
 
-int capt_isa_prefers_f32_weights(capt_isa isa) { return isa == CAPT_ISA_WASM128; }
 
 const char *capt_kernel_set(void) { return capt_isa_name(capt_isa_best()); }
 
@@ -121,6 +120,11 @@ capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype) {
 int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *a) {
     const capt_dtype_traits *traits = capt_dtype_traits_of(a->wtype);
     return isa != CAPT_ISA_REF && !a->float_activations && traits && traits->quantized &&
+           a->M < CAPT_GEMM_INT_MAX_M;
+}
+
+int capt_gemm_uses_xq16(capt_isa isa, const capt_gemm_args *a) {
+    return isa == CAPT_ISA_WASM128 && a->float_activations && a->wtype == CAPT_DTYPE_Q8_0 &&
            a->M < CAPT_GEMM_INT_MAX_M;
 }
 
@@ -192,20 +196,27 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
                          capt_isa_name(isa), traits->name);
     capt_gemm_args args = *in;
     args.xq = NULL;
+    args.xq16 = NULL;
     int threads = capt_pool_threads(pool);
     gemm_job job = {&args, kernel, pool, 0, 0, 0};
     /* Scratch comes from the pool, reserved when its context was made: no allocation here. */
     size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
     capt_pool_scratch(pool, 0, &have);
     capt_block_q8_0 *xq = capt_pool_shared(pool, &have_shared);
-    int use_xq = capt_gemm_uses_xq(isa, in);
-    if (have < need || (use_xq && have_shared < capt_gemm_shared_bytes(in->K)))
+    int use_xq = capt_gemm_uses_xq(isa, in), use_xq16 = capt_gemm_uses_xq16(isa, in);
+    if (have < need || ((use_xq || use_xq16) && have_shared < capt_gemm_shared_bytes(in->K)))
         return capt_fail(err, CAPT_E_ARG, "gemm: K=%d needs %zu bytes of scratch per thread, the pool has %zu "
                          "(capt_pool_reserve)", in->K, need, have);
     if (use_xq) {
         for (int m = 0; m < in->M; m++)
             capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
         args.xq = xq;
+    }
+    if (use_xq16) {
+        capt_block_q16 *x16 = (capt_block_q16 *)xq;
+        for (int m = 0; m < in->M; m++)
+            capt_quantize_row_q16(in->x + (size_t)m * in->K, x16 + (size_t)m * (in->K / CAPT_QK), in->K);
+        args.xq16 = x16;
     }
     /* Tasks take an even share of whole units, two tasks a thread (the pool hands thread i
      * the i-th share: the same rows in every layer, the pixels it wrote last).

@@ -14,6 +14,7 @@
  *   f16_to_f32(h)                  a block's f16 scale as a float (exact)
  *   dequant_row_f16 / _q8_0 / _q4_0(src, dst, K)       weight row -> K floats
  *   dot_q8_0_q8_0 / dot_q4_0_q8_0(w, x, n_blocks)       integer block dot products
+ *   gemm_q8_0_q16(args, n0, n1)    optional (HAVE_GEMM_Q8_0_Q16): products from args->xq16
  *
  * Float path: CAPT_GEMM_PANEL_ROWS (4) weight rows at a time, dequantized into scratch
  * unless already f32, times TILE_ROWS x rows per register tile: TILE_ROWS x 4 vector
@@ -310,6 +311,12 @@ void GEMM_NAME(f16, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *sc
     gemm_float(a, n0, n1, scratch);
 }
 void GEMM_NAME(q8_0, SIMD_ISA)(const capt_gemm_args *a, int n0, int n1, float *scratch) {
+#ifdef HAVE_GEMM_Q8_0_Q16
+    if (a->xq16) {
+        gemm_q8_0_q16(a, n0, n1);
+        return;
+    }
+#endif
     if (a->xq) gemm_integer(a, n0, n1);
     else gemm_float(a, n0, n1, scratch);
 }

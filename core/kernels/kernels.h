@@ -22,11 +22,6 @@ typedef enum capt_isa {
 const char *capt_isa_name(capt_isa isa);
 int capt_isa_available(capt_isa isa); /* 1 when this build and this CPU can run it */
 capt_isa capt_isa_best(void);         /* the fastest available */
-/* 1 when `isa` runs products of a few x rows (a decoder step) faster from f32 weights
- * than from quantized ones, so that a model should keep such weights dequantized once:
- * SIMD128, whose int8-to-float conversion takes four instructions per vector and costs
- * more than the products (docs/kernels.md, "Decoder weights in wasm"). */
-int capt_isa_prefers_f32_weights(capt_isa isa);
 
 /* What a product's store applies after the bias, in this order (a convolution's output
  * scale, then its ReLU or ReLU6): y = min(max(scale · y, lo), hi). Fused into the store,
@@ -56,8 +51,11 @@ typedef struct capt_gemm_args {
      * q8_0/q4_0 weights, SIMD ISAs); NULL otherwise. */
     const capt_block_q8_0 *xq;
     /* 1: keep x in f32 (no integer path): results then match a float reference to
-     * rounding, at some speed cost for small M. */
+     * rounding, at some speed cost for small M; but see xq16. */
     int float_activations;
+    /* [M, K/32] x quantized to q16, set by capt_gemm where a kernel set takes the integer
+     * path even for float activations (capt_gemm_uses_xq16); NULL otherwise. */
+    const capt_block_q16 *xq16;
     /* NULL, or w packed by capt_gemm_pack_wide: the SIMD kernels then take the wide path
      * at any depth (with WIDE_ROWS rows or more), reading its panels in place. */
     const float *w_wide;
@@ -95,7 +93,7 @@ static inline size_t capt_gemm_scratch_floats(int K) {
     return panel > wide ? panel : wide;
 }
 /* What capt_gemm needs reserved in its pool (capt_pool_reserve) for products of depth
- * up to K: per thread, and shared (x quantized for the integer path, M < 4 rows);
+ * up to K: per thread, and shared (x quantized for the integer paths, M < 4 rows);
  * SIZE_MAX when that does not fit in size_t (a K read from a hostile file on wasm32). */
 static inline size_t capt_gemm_scratch_bytes(int K) {
     size_t bytes;
@@ -103,8 +101,8 @@ static inline size_t capt_gemm_scratch_bytes(int K) {
                    capt_size_mul(sizeof(float), capt_gemm_scratch_floats(K), &bytes) ? bytes : SIZE_MAX;
 }
 static inline size_t capt_gemm_shared_bytes(int K) {
-    size_t bytes;
-    return K >= 0 && capt_size_mul((CAPT_GEMM_INT_MAX_M - 1) * sizeof(capt_block_q8_0), (size_t)(K / CAPT_QK + 1), &bytes)
+    size_t bytes; /* q8_0 or q16 blocks: the larger */
+    return K >= 0 && capt_size_mul((CAPT_GEMM_INT_MAX_M - 1) * sizeof(capt_block_q16), (size_t)(K / CAPT_QK + 1), &bytes)
                ? bytes : SIZE_MAX;
 }
 
@@ -112,6 +110,10 @@ static inline size_t capt_gemm_shared_bytes(int K) {
 capt_gemm_kernel capt_gemm_kernel_for(capt_isa isa, capt_dtype wtype);
 /* 1 when that kernel reads args->xq (so capt_gemm must quantize x first). */
 int capt_gemm_uses_xq(capt_isa isa, const capt_gemm_args *args);
+/* 1 when that kernel reads args->xq16: q8_0 weights, float activations, M < 4, on
+ * SIMD128, whose int8-to-float conversion takes four instructions a vector and costs more
+ * than the products (docs/kernels.md, "Decoder steps in wasm": int16 dot products). */
+int capt_gemm_uses_xq16(capt_isa isa, const capt_gemm_args *args);
 
 /* Runs y = x·Wᵀ + b on `pool` with the kernels of `isa`, in the pool's scratch (reserved
  * for this K: capt_gemm_scratch_bytes, capt_gemm_shared_bytes); allocates nothing.

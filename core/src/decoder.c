@@ -27,9 +27,7 @@ static int concept_map_ok(const capt_meta *m, int count, int vocab) {
 }
 
 /* Every linear layer a decoding step runs (not those of the image's memory, run once). */
-#define STEP_LINEARS(y) &(y)->self_q, &(y)->self_k, &(y)->self_v, &(y)->self_o, &(y)->cross_q, &(y)->cross_o, &(y)->fc1, &(y)->fc2
-
-capt_status capt_decoder_load(const capt_file *f, int unpack_weights, capt_decoder **out, capt_error *err) {
+capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error *err) {
     *out = NULL;
     capt_decoder *dec = calloc(1, sizeof *dec);
     if (!dec) return capt_fail(err, CAPT_E_NOMEM, "out of memory");
@@ -118,14 +116,6 @@ capt_status capt_decoder_load(const capt_file *f, int unpack_weights, capt_decod
 #undef LAYER_VEC
 #undef LAYER_LIN
     }
-    if (l.ok && unpack_weights) {
-        capt_status st = nn_linear_unpack(&dec->tok_emb, err);
-        for (int i = 0; !st && i < dec->layers; i++) {
-            linear *step[] = {STEP_LINEARS(&dec->layer[i])};
-            for (size_t j = 0; !st && j < sizeof step / sizeof *step; j++) st = nn_linear_unpack(step[j], err);
-        }
-        if (st) l.ok = 0;
-    }
     if (!l.ok) {
         capt_decoder_free(dec);
         return err ? err->status : CAPT_E_FORMAT;
@@ -136,11 +126,6 @@ capt_status capt_decoder_load(const capt_file *f, int unpack_weights, capt_decod
 
 void capt_decoder_free(capt_decoder *dec) {
     if (!dec) return;
-    nn_linear_free(&dec->tok_emb);
-    for (int i = 0; dec->layer && i < dec->layers; i++) {
-        linear *step[] = {STEP_LINEARS(&dec->layer[i])};
-        for (size_t j = 0; j < sizeof step / sizeof *step; j++) nn_linear_free(step[j]);
-    }
     free(dec->layer);
     free(dec);
 }
@@ -263,8 +248,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
     for (int b = 0; b < n_beams; b++) {
         if (tokens[b] < 0 || tokens[b] >= dec->vocab) return capt_fail(err, CAPT_E_ARG, "decoder: bad token id");
         float *x = s->x + (size_t)b * d;
-        if (dec->tok_emb.w_f32) memcpy(x, dec->tok_emb.w_f32 + (size_t)tokens[b] * d, sizeof(float) * d);
-        else capt_dequantize_row(emb->dtype, (const unsigned char *)emb->data + (size_t)tokens[b] * row_bytes, x, d);
+        capt_dequantize_row(emb->dtype, (const unsigned char *)emb->data + (size_t)tokens[b] * row_bytes, x, d);
         nn_add_into(x, dec->pos + (size_t)t * d, (size_t)d);
     }
     const size_t cache_stride = (size_t)dec->max_len * d; /* one layer of one beam */

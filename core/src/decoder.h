@@ -61,11 +61,7 @@ typedef struct capt_decoder {
 #define CAPT_DECODER_START 0
 #define CAPT_DECODER_END 1
 
-/* unpack_weights: keep the weights of a step's products (every layer's but cross-attention's
- * keys and values, and the embedding) dequantized to f32 as well, for kernel sets that run
- * few-row products faster from them (capt_isa_prefers_f32_weights); the same values, so
- * the same captions. */
-capt_status capt_decoder_load(const capt_file *file, int unpack_weights, capt_decoder **out, capt_error *err);
+capt_status capt_decoder_load(const capt_file *file, capt_decoder **out, capt_error *err);
 void capt_decoder_free(capt_decoder *dec);
 
 /* Work memory for one image and up to `max_beams` hypotheses. */

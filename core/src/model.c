@@ -79,7 +79,7 @@ capt_status capt_model_load(const void *buf, size_t len, capt_model **out, capt_
     if (!st && capt_file_find_meta(m->file, "decoder.type")) {
         if (!capt_meta_is(capt_file_find_meta(m->file, "decoder.type"), "transformer"))
             st = capt_fail(err, CAPT_E_UNSUPPORTED, "model: decoder.type must be \"transformer\"");
-        if (!st) st = capt_decoder_load(m->file, capt_isa_prefers_f32_weights(capt_isa_best()), &m->decoder, err);
+        if (!st) st = capt_decoder_load(m->file, &m->decoder, err);
         if (!st) {
             convnet_shape g = grid_shape(m);
             if (g.h != m->decoder->grid_h || g.w != m->decoder->grid_w || g.c != m->decoder->d_visual)

@@ -36,7 +36,7 @@ const float *nn_mat_f32(nn_loader *l, const char *name, int64_t rows, int64_t co
 }
 
 linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int with_bias) {
-    linear r = {NULL, NULL, NULL};
+    linear r = {NULL, NULL};
     char name[256];
     if (!l->ok) return r;
     snprintf(name, sizeof name, "%s.weight", prefix);
@@ -54,25 +54,10 @@ linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int 
     return r;
 }
 
-capt_status nn_linear_unpack(linear *f, capt_error *err) {
-    if (f->w->dtype == CAPT_DTYPE_F32 || f->w_f32) return CAPT_OK;
-    f->w_f32 = capt_malloc3(sizeof(float), (size_t)f->w->dims[0], (size_t)f->w->dims[1]);
-    if (!f->w_f32) return capt_fail(err, CAPT_E_NOMEM, "model: out of memory for %.*s in f32", (int)f->w->name.len,
-                                                  f->w->name.ptr);
-    capt_dequantize_row(f->w->dtype, f->w->data, f->w_f32, f->w->n_elements);
-    return CAPT_OK;
-}
-
-void nn_linear_free(linear *f) {
-    free(f->w_f32);
-    f->w_f32 = NULL;
-}
-
 capt_status nn_linear_apply(const linear *f, capt_pool *pool, capt_isa isa, const float *x, int rows, float *y,
                             capt_error *err) {
     capt_gemm_args g = {.x = x, .w = f->w->data, .wtype = f->w->dtype, .bias = f->b, .y = y, .M = rows,
                         .N = (int)f->w->dims[0], .K = (int)f->w->dims[1], .float_activations = 1};
-    if (f->w_f32) g.w = f->w_f32, g.wtype = CAPT_DTYPE_F32;
     return capt_gemm(pool, isa, &g, err);
 }
 

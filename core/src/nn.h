@@ -13,8 +13,6 @@
 typedef struct linear {
     const capt_tensor *w; /* [out, in], any dtype */
     const float *b;       /* [out], or NULL for a layer without bias */
-    float *w_f32;         /* [out, in]: w dequantized once by nn_linear_unpack (products then
-                           * read it instead), or NULL */
 } linear;
 
 /* Reads hyperparameters and tensors, keeping the first failure: after one, every call
@@ -33,13 +31,6 @@ const float *nn_mat_f32(nn_loader *l, const char *name, int64_t rows, int64_t co
 /* "<prefix>.weight" [out, in] in any dtype (quantized: in % 32 == 0) and, when
  * with_bias, "<prefix>.bias" [out] in f32. */
 linear nn_linear(nn_loader *l, const char *prefix, int64_t out, int64_t in, int with_bias);
-
-/* Keeps a layer's f16 or quantized weights converted to f32 as well (nothing for f32 ones):
- * the same values, so the same products, for kernel sets where converting weights costs
- * more than the products of a few rows (capt_isa_prefers_f32_weights). nn_linear_free
- * releases them. */
-capt_status nn_linear_unpack(linear *f, capt_error *err);
-void nn_linear_free(linear *f);
 
 /* y[rows, out] = x[rows, in] · Wᵀ + b with activations kept in f32 (results match a float
  * reference to rounding; see docs/kernels.md). */

@@ -127,6 +127,37 @@ static float dot_q4_0_q8_0(const void *wv, const capt_block_q8_0 *x, int n_block
     return vec_hsum(acc);
 }
 
+/* y[m][n] = post(Σ_b d_w·d_x · Σ_j w_j·x_j + bias[n]) for q8_0 weights and x in q16 (M < 4
+ * rows, a decoder step): each weight block is widened to int16 once and dotted with every
+ * row's int16 values (exact int32 sums of 32 products, at most 127·32767·32 < 2^31), then
+ * scaled in f32. Against dequantizing to f32 it converts no int8 to float and reads the
+ * q8_0 bytes, a quarter of f32's (docs/kernels.md, "Decoder steps in wasm"). */
+static void gemm_q8_0_q16(const capt_gemm_args *a, int n_begin, int n_end) {
+    const int n_blocks = a->K / CAPT_QK;
+    for (int n = n_begin; n < n_end; n++) {
+        const capt_block_q8_0 *w = (const capt_block_q8_0 *)a->w + (size_t)n * n_blocks; /* [K / 32] */
+        v128_t acc[CAPT_GEMM_INT_MAX_M - 1];                                              /* [M] x 4 lanes */
+        for (int m = 0; m < a->M; m++) acc[m] = wasm_f32x4_splat(0.0f);
+        for (int b = 0; b < n_blocks; b++) {
+            const float dw = f16_to_f32(w[b].d);
+            const v128_t w0 = wasm_v128_load(w[b].qs), w1 = wasm_v128_load(w[b].qs + 16);
+            const v128_t w16[4] = {wasm_i16x8_extend_low_i8x16(w0), wasm_i16x8_extend_high_i8x16(w0),
+                                   wasm_i16x8_extend_low_i8x16(w1), wasm_i16x8_extend_high_i8x16(w1)};
+            for (int m = 0; m < a->M; m++) {
+                const capt_block_q16 *x = a->xq16 + (size_t)m * n_blocks + b;
+                v128_t s = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(x->qs)),
+                                                         wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(x->qs + 8))),
+                                          wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(x->qs + 16)),
+                                                         wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(x->qs + 24))));
+                acc[m] = wasm_f32x4_add(acc[m], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s), wasm_f32x4_splat(dw * x->d)));
+            }
+        }
+        const float bias = a->bias ? a->bias[n] : 0.0f;
+        for (int m = 0; m < a->M; m++) a->y[(size_t)m * a->N + n] = capt_gemm_finish(a->epilogue, vec_hsum(acc[m]) + bias);
+    }
+}
+#define HAVE_GEMM_Q8_0_Q16
+
 #define SIMD_ISA wasm128
 /* engines map SIMD128 onto 16 xmm registers with temporaries of their own: 3 x 4 accumulators spill (2 rows: 9% faster on the MobileNetV2 encoder under node) */
 #define TILE_ROWS 2
