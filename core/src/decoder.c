@@ -26,7 +26,6 @@ static int concept_map_ok(const capt_meta *m, int count, int vocab) {
     return ok;
 }
 
-/* Every linear layer a decoding step runs (not those of the image's memory, run once). */
 capt_status capt_decoder_load(const capt_file *f, capt_decoder **out, capt_error *err) {
     *out = NULL;
     capt_decoder *dec = calloc(1, sizeof *dec);
