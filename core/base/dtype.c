@@ -24,14 +24,21 @@ static void q8_0_to_float(const void *src, float *dst, int64_t n) {
     }
 }
 
+/* The scale of a block x[32] quantized symmetrically to integers in [-levels, levels]:
+ * d = max|x| / levels; *inv = 1 / d, or 0 for an all-zero block. */
+static float block_scale(const float *x, float levels, float *inv) {
+    float amax = 0.0f;
+    for (int j = 0; j < CAPT_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / levels;
+    *inv = d != 0.0f ? 1.0f / d : 0.0f;
+    return d;
+}
+
 /* q8_0 scales by max|x|/127, as ggml and tools/captfile.py. */
 void capt_quantize_row_q8_0(const float *src, capt_block_q8_0 *dst, int64_t n) {
     for (int64_t i = 0; i < n / CAPT_QK; i++) {
         const float *x = src + i * CAPT_QK;
-        float amax = 0.0f;
-        for (int j = 0; j < CAPT_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f;
-        float inv = d != 0.0f ? 1.0f / d : 0.0f;
+        float inv, d = block_scale(x, 127.0f, &inv);
         dst[i].d = capt_f32_to_f16(d);
         for (int j = 0; j < CAPT_QK; j++) dst[i].qs[j] = (int8_t)lrintf(x[j] * inv);
     }
@@ -40,11 +47,8 @@ static void q8_0_from_float(const float *src, void *dst, int64_t n) { capt_quant
 void capt_quantize_row_q16(const float *src, capt_block_q16 *dst, int64_t n) {
     for (int64_t i = 0; i < n / CAPT_QK; i++) {
         const float *x = src + i * CAPT_QK;
-        float amax = 0.0f;
-        for (int j = 0; j < CAPT_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 32767.0f;
-        float inv = d != 0.0f ? 1.0f / d : 0.0f;
-        dst[i].d = d;
+        float inv;
+        dst[i].d = block_scale(x, 32767.0f, &inv);
         for (int j = 0; j < CAPT_QK; j++) dst[i].qs[j] = (int16_t)lrintf(x[j] * inv);
     }
 }

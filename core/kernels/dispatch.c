@@ -88,7 +88,6 @@ capt_isa capt_isa_best(void) {
     return CAPT_ISA_REF;
 }
 
-
 const char *capt_kernel_set(void) { return capt_isa_name(capt_isa_best()); }
 
 #define KERNEL_ROW(isa)                                                                           \
@@ -202,21 +201,22 @@ capt_status capt_gemm(capt_pool *pool, capt_isa isa, const capt_gemm_args *in, c
     /* Scratch comes from the pool, reserved when its context was made: no allocation here. */
     size_t have, have_shared, need = capt_gemm_scratch_bytes(in->K);
     capt_pool_scratch(pool, 0, &have);
-    capt_block_q8_0 *xq = capt_pool_shared(pool, &have_shared);
+    void *shared = capt_pool_shared(pool, &have_shared); /* x quantized, for the integer paths */
     int use_xq = capt_gemm_uses_xq(isa, in), use_xq16 = capt_gemm_uses_xq16(isa, in);
     if (have < need || ((use_xq || use_xq16) && have_shared < capt_gemm_shared_bytes(in->K)))
         return capt_fail(err, CAPT_E_ARG, "gemm: K=%d needs %zu bytes of scratch per thread, the pool has %zu "
                          "(capt_pool_reserve)", in->K, need, have);
     if (use_xq) {
         for (int m = 0; m < in->M; m++)
-            capt_quantize_row_q8_0(in->x + (size_t)m * in->K, xq + (size_t)m * (in->K / CAPT_QK), in->K);
-        args.xq = xq;
+            capt_quantize_row_q8_0(in->x + (size_t)m * in->K, (capt_block_q8_0 *)shared + (size_t)m * (in->K / CAPT_QK),
+                                   in->K);
+        args.xq = shared;
     }
     if (use_xq16) {
-        capt_block_q16 *x16 = (capt_block_q16 *)xq;
         for (int m = 0; m < in->M; m++)
-            capt_quantize_row_q16(in->x + (size_t)m * in->K, x16 + (size_t)m * (in->K / CAPT_QK), in->K);
-        args.xq16 = x16;
+            capt_quantize_row_q16(in->x + (size_t)m * in->K, (capt_block_q16 *)shared + (size_t)m * (in->K / CAPT_QK),
+                                  in->K);
+        args.xq16 = shared;
     }
     /* Tasks take an even share of whole units, two tasks a thread (the pool hands thread i
      * the i-th share: the same rows in every layer, the pixels it wrote last).

@@ -137,7 +137,7 @@ static void gemm_q8_0_q16(const capt_gemm_args *a, int n_begin, int n_end) {
     for (int n = n_begin; n < n_end; n++) {
         const capt_block_q8_0 *w = (const capt_block_q8_0 *)a->w + (size_t)n * n_blocks; /* [K / 32] */
         v128_t acc[CAPT_GEMM_INT_MAX_M - 1];                                              /* [M] x 4 lanes */
-        for (int m = 0; m < a->M; m++) acc[m] = wasm_f32x4_splat(0.0f);
+        for (int m = 0; m < a->M; m++) acc[m] = vec_zero();
         for (int b = 0; b < n_blocks; b++) {
             const float dw = f16_to_f32(w[b].d);
             const v128_t w0 = wasm_v128_load(w[b].qs), w1 = wasm_v128_load(w[b].qs + 16);
