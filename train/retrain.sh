@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end: 124 minutes
-# on 2 cores, timed in one run from a clone on a new machine on 2026-12-07 (setup with
-# every package installed 1.5, features and detections 3.3, training stages 61.1 + 28.1
-# + 14.0 + 10.8, export and scores 5.1; a Flickr8k epoch took 61-64 s with nothing else
-# running, against 54 s on 2026-12-06, and other work slowed its first 6 epochs by about
-# 3 minutes); the shipped run of 2026-12-06 took 163 minutes with other work running:
+# Retrains the default captioner from ../shared (or $CAPT_ASSETS), end to end: 100 minutes
+# on 2 cores, timed in one run from a clone on 2026-12-08 (see below); 124 minutes before
+# the training speedups, on a new machine on 2026-12-07 (setup with every package installed
+# 1.5, features and detections 3.3, training stages 61.1 + 28.1 + 14.0 + 10.8, export and
+# scores 5.1); the shipped run of 2026-12-06 took 163 minutes with other work running:
 #   1. builds capt, the MobileNetV2 encoder and the detector files,
 #   2. extracts the encoder's features of all Flickr8k images with the C engine itself
 #      (as they are and mirrored) and the detector's objects (capt detect),
@@ -17,8 +16,9 @@
 #      weights it ships with,
 #   5. exports weights/decoder-flickr8k.capt (with the concept maps of docs/model.md), the
 #      golden file tests/golden/decoder_golden.capt and weights/capt-default.capt.
-# Since that run every stage trains 11-32% faster (docs/experiments/decoder.md, "Training
-# speed"; about 98 minutes by estimate, not yet timed end to end).
+# Since the 124-minute run every stage trains 11-32% faster (docs/experiments/decoder.md,
+# "Training speed"); the 100-minute run: setup and build 0.3 with the packages installed,
+# features and detections 3.3, stages 50.7 + 20.7 + 11.8 + 9.2, export and scores 4.3.
 # The shipped decoder is one such run (weights/MODEL_CARD.md).
 # Run it in the background:  nohup bash train/retrain.sh > out/retrain.log 2>&1 &
 # Outputs and logs: out/train/default/ (log.csv, curves.png, test_*.json).
