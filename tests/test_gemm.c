@@ -500,7 +500,8 @@ static void q16_path_exact(capt_isa isa) {
     printf("  %-8s q16 path: %d of %d outputs exact\n", capt_isa_name(isa), compared - differ, compared);
 }
 
-/* f16 conversions are exact both ways for every half value. */
+/* f16 conversions are exact both ways for every half value; capt_f32_round_f16 is the
+ * round trip through them. */
 static void f16_round_trip(void) {
     int bad = 0;
     for (uint32_t h = 0; h < 0x10000; h++) {
@@ -511,6 +512,25 @@ static void f16_round_trip(void) {
     CHECK(bad == 0, "%d half values do not round-trip", bad);
     CHECK(capt_f32_to_f16(65520.0f) == 0x7c00 && capt_f32_to_f16(65519.0f) == 0x7bff, "overflow rounding");
     CHECK(capt_f32_to_f16(2.98023224e-08f) == 0 && capt_f32_to_f16(2.98023253e-08f) == 1, "subnormal rounding");
+    /* capt_f32_round_f16 against the round trip, bit for bit: every sign, exponent and top 7
+     * mantissa bits, with low 16 bits around the roundings (ties, just below and above
+     * them) and spread between */
+    static const uint32_t low_bits[] = {0x0000, 0x0001, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x2001, 0x2fff,
+                                        0x3000, 0x3001, 0x7fff, 0x8000, 0x8001, 0xefff, 0xf000, 0xf001, 0xffff};
+    const uint32_t n_low = sizeof low_bits / sizeof *low_bits;
+    long round_bad = 0;
+    for (uint32_t high = 0; high < 0x10000u; high++)
+        for (uint32_t j = 0; j < n_low + 16; j++) {
+            uint32_t low = j < n_low ? low_bits[j] : (high * 40503u + j * 9973u) & 0xffffu;
+            uint32_t bits = high << 16 | low, got, want;
+            float f, g, w;
+            memcpy(&f, &bits, sizeof f);
+            g = capt_f32_round_f16(f), w = capt_f16_to_f32(capt_f32_to_f16(f));
+            memcpy(&got, &g, sizeof got);
+            memcpy(&want, &w, sizeof want);
+            round_bad += got != want;
+        }
+    CHECK(round_bad == 0, "capt_f32_round_f16 differs from the round trip at %ld values", round_bad);
 }
 
 /* The wide path sums every output over k in order and adds the bias last, as ref does; on

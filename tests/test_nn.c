@@ -3,11 +3,12 @@
  * them over lengths around their lanes and the decoder's vocabulary.
  *
  * nn_attend against the plain loops of its definition (nn.h), bit for bit:
- * it sums several keys' dot products side by side and the weighted values a block of
- * columns at a time, but each sum keeps its terms and their order. Swept over key counts
- * around its blocks of keys (1..19, 59: the decoder's memory, 77: CLIP's text), head
- * widths around its blocks of columns (1, 7, 16, 17, 32, 33, 64), one and several heads,
- * and rows wider than the model (ld > d: the interface allows it, today's callers pass d). */
+ * it sums every key's dot product side by side (the keys transposed, 4 dimensions a pass)
+ * and the weighted values a block of columns at a time, but each sum keeps its terms and
+ * their order. Swept over key counts around the vector lanes (1..19, 59: the decoder's
+ * memory, 77: CLIP's text), head widths around its blocks of dimensions and columns (1, 7,
+ * 16, 17, 32, 33, 64), one and several heads, and padded rows of keys and values (ldk > n,
+ * as the decoder's cache; ldv > d). */
 #include <math.h>
 #include <string.h>
 
@@ -97,7 +98,7 @@ int main(void) {
     static const int head_widths[] = {1, 7, 16, 17, 32, 33, 64};
     static const int head_counts[] = {1, 3, 8};
     enum { MAX_N = 77, MAX_D = 8 * 64, PAD = 5 };
-    static float q[MAX_D], k[MAX_N * (MAX_D + PAD)], v[MAX_N * (MAX_D + PAD)];
+    static float q[MAX_D], k[MAX_N * (MAX_D + PAD)], v[MAX_N * (MAX_D + PAD)], kt[MAX_D * (MAX_N + PAD)];
     static float w[8 * MAX_N], w_ref[8 * MAX_N], out[MAX_D], out_ref[MAX_D];
     for (size_t a = 0; a < sizeof key_counts / sizeof *key_counts; a++)
         for (size_t b = 0; b < sizeof head_widths / sizeof *head_widths; b++)
@@ -107,7 +108,10 @@ int main(void) {
                     size_t ld = (size_t)d + (size_t)pad;
                     for (int i = 0; i < d; i++) q[i] = 2.0f * check_rand_unit();
                     for (size_t i = 0; i < (size_t)n * ld; i++) k[i] = 2.0f * check_rand_unit(), v[i] = 2.0f * check_rand_unit();
-                    nn_attend(q, k, v, n, ld, d, heads, w, out);
+                    size_t ldk = (size_t)n + (size_t)pad; /* the keys transposed, as nn_attend reads them */
+                    for (int j = 0; j < n; j++)
+                        for (int i = 0; i < d; i++) kt[(size_t)i * ldk + j] = k[(size_t)j * ld + i];
+                    nn_attend(q, kt, ldk, v, ld, n, d, heads, w, out);
                     attend_reference(q, k, v, n, ld, d, heads, w_ref, out_ref);
                     CHECK(memcmp(w, w_ref, sizeof(float) * (size_t)heads * n) == 0,
                           "weights differ: n %d, head width %d, heads %d, ld %zu", n, hd, heads, ld);

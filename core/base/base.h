@@ -103,6 +103,29 @@ static inline uint16_t capt_f32_to_f16(float f) {
     return (uint16_t)(sign | half);
 }
 
+/* The f16 nearest f, as a float: capt_f16_to_f32(capt_f32_to_f16(f)), bit for bit, with
+ * selects instead of branches so that a loop over it vectorizes (the decoder rounds its
+ * 49 x 1280 grid values so, as training saw them). Normal halves drop 13 mantissa bits,
+ * rounded to nearest even in the integer bits; below 2^-14 halves are the multiples of
+ * 2^-24, and adding and subtracting 0.75 (whose ulp is 2^-24) rounds to them. */
+static inline float capt_f32_round_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = x & 0x80000000u, abs = x & 0x7fffffffu;
+    float magnitude, tiny;
+    memcpy(&magnitude, &abs, sizeof magnitude);
+    tiny = (magnitude + 0.75f) - 0.75f;
+    uint32_t tiny_bits, normal = (abs + 0xfffu + ((abs >> 13) & 1u)) & ~0x1fffu;
+    memcpy(&tiny_bits, &tiny, sizeof tiny_bits);
+    uint32_t r = abs < 0x38800000u ? tiny_bits : normal;
+    r = abs >= 0x477ff000u ? 0x7f800000u : r;   /* rounds to >= 65520: inf */
+    r = abs > 0x7f800000u ? 0x7fc00000u : r;    /* NaN: quiet, as the half keeps it */
+    r |= sign;
+    float y;
+    memcpy(&y, &r, sizeof y);
+    return y;
+}
+
 /* ---- dtypes ---------------------------------------------------------------------------------- */
 
 /* ggml-compatible quantization blocks of CAPT_QK = 32 values. */

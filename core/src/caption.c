@@ -170,19 +170,29 @@ typedef struct candidate {
 
 static int better(candidate a, candidate b) { return a.score > b.score || (a.score == b.score && a.index < b.index); }
 
-/* The best k candidates in order (k is small). */
+/* The best k candidates in order (k is small). A block of TOP_BLOCK words whose best
+ * cannot beat the k-th found so far is passed over whole: its best is found with vector
+ * compares, and score + logp rises with logp, so score + the block's best logp is the
+ * block's best candidate. The same candidates in the same order as one word at a time. */
+#define TOP_BLOCK 64
+
 static int top_candidates(const float *logp, const hyp *live, int n_live, int V, candidate *top, int k) {
     int n = 0;
     for (int b = 0; b < n_live; b++) {
-        for (int v = 0; v < V; v++) {
-            candidate c = {live[b].score + logp[(size_t)b * V + v], b * V + v};
-            if (c.score == -INFINITY || (n == k && !better(c, top[n - 1]))) continue;
-            int i = n < k ? n++ : k - 1;
-            while (i > 0 && better(c, top[i - 1])) {
-                top[i] = top[i - 1];
-                i--;
+        const float *lp = logp + (size_t)b * V;
+        for (int v0 = 0; v0 < V; v0 += TOP_BLOCK) {
+            int v1 = V - v0 < TOP_BLOCK ? V : v0 + TOP_BLOCK;
+            if (n == k && live[b].score + nn_max(lp + v0, v1 - v0) <= top[k - 1].score) continue; /* NaN: not passed */
+            for (int v = v0; v < v1; v++) {
+                candidate c = {live[b].score + lp[v], b * V + v};
+                if (c.score == -INFINITY || (n == k && !better(c, top[n - 1]))) continue;
+                int i = n < k ? n++ : k - 1;
+                while (i > 0 && better(c, top[i - 1])) {
+                    top[i] = top[i - 1];
+                    i--;
+                }
+                top[i] = c;
             }
-            top[i] = c;
         }
     }
     return n;

@@ -144,7 +144,7 @@ capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_fl
     memset(w, 0, sizeof *w);
     const int64_t n = n_max, d = s->width;
     nn_buffer parts[] = {{&w->x, {n, d}},      {&w->h, {n, d}},       {&w->q, {n, d}},      {&w->k, {n, d}},
-                 {&w->v, {n, d}},      {&w->att, {n, d}},     {&w->mlp, {n, s->mlp}},
+                 {&w->v, {n, d}},      {&w->att, {n, d}},     {&w->kt, {d, n}},     {&w->mlp, {n, s->mlp}},
                  {&w->scores, {s->heads, n}}, {&w->patches, {(int64_t)patch_floats}},
                  {&w->pooled, {d}},    {&w->embedding, {embed_dim}}};
     capt_status st = nn_alloc_buffers(parts, sizeof parts / sizeof parts[0], "CLIP tower", err);
@@ -153,7 +153,7 @@ capt_status capt_clip_work_alloc(const clip_stack *s, int n_max, size_t patch_fl
 }
 
 void capt_clip_work_free(clip_work *w) {
-    float *all[] = {w->x, w->h, w->q, w->k, w->v, w->att, w->mlp, w->scores, w->patches, w->pooled, w->embedding};
+    float *all[] = {w->x, w->h, w->q, w->k, w->v, w->att, w->kt, w->mlp, w->scores, w->patches, w->pooled, w->embedding};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(w, 0, sizeof *w);
 }
@@ -168,8 +168,9 @@ static capt_status attention(const clip_stack *s, const clip_block *b, clip_work
     capt_status st = nn_linear_apply(&b->q, pool, isa, w->h, n, w->q, err); /* [n, d] each */
     if (!st) st = nn_linear_apply(&b->k, pool, isa, w->h, n, w->k, err);
     if (!st) st = nn_linear_apply(&b->v, pool, isa, w->h, n, w->v, err);
+    if (!st) nn_transpose(w->k, n, d, w->kt, (size_t)n);
     for (int i = 0; i < n && !st; i++)
-        nn_attend(w->q + (size_t)i * d, w->k, w->v, causal ? i + 1 : n, (size_t)d, d, s->heads, w->scores,
+        nn_attend(w->q + (size_t)i * d, w->kt, (size_t)n, w->v, (size_t)d, causal ? i + 1 : n, d, s->heads, w->scores,
                   w->att + (size_t)i * d);
     if (!st) st = nn_linear_apply(&b->o, pool, isa, w->att, n, w->h, err);
     return st;

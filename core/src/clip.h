@@ -55,6 +55,7 @@ void capt_clip_text_free(clip_text *t);
 typedef struct clip_work {
     float *x;                    /* [n_max, width]: the residual stream; after a pass, the last hidden state */
     float *h, *q, *k, *v, *att;  /* [n_max, width] */
+    float *kt;                   /* [width][n_max]: k transposed, as nn_attend reads it */
     float *mlp;                  /* [n_max, mlp] */
     float *scores;               /* [heads, n_max]: one query row's attention weights */
     float *patches;              /* vision: [grid * grid, 3 * patch * patch] */

@@ -133,16 +133,17 @@ void capt_decoder_free(capt_decoder *dec) {
 
 capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, decoder_state *s, capt_error *err) {
     memset(s, 0, sizeof *s);
+    if (max_beams < 1 || max_beams > CAPT_MAX_BEAM)
+        return capt_fail(err, CAPT_E_ARG, "decoder: %d beams, at most %d", max_beams, CAPT_MAX_BEAM);
     s->max_beams = max_beams;
     const int64_t d = dec->d, N = dec->n_memory, B = max_beams, L = dec->layers, T = dec->max_len;
     const int64_t span = T > N ? T : N;
     nn_buffer parts[] = {{&s->mem, {N, d}},
-                 {&s->cross_k, {L, N, d}},
+                 {&s->keys, {N, d}},
+                 {&s->cross_kt, {L, d, N}},
                  {&s->cross_v, {L, N, d}},
-                 {&s->self_k, {B, L, T, d}},
+                 {&s->self_kt, {B, L, d, T}},
                  {&s->self_v, {B, L, T, d}},
-                 {&s->self_k2, {B, L, T, d}},
-                 {&s->self_v2, {B, L, T, d}},
                  {&s->x, {B, d}},
                  {&s->h, {B, d}},
                  {&s->q, {B, d}},
@@ -158,13 +159,11 @@ capt_status capt_decoder_state_alloc(const capt_decoder *dec, int max_beams, dec
 }
 
 void capt_decoder_state_free(decoder_state *s) {
-    float *all[] = {s->mem, s->cross_k, s->cross_v, s->self_k, s->self_v, s->self_k2, s->self_v2, s->x, s->h,
+    float *all[] = {s->mem, s->keys, s->cross_kt, s->cross_v, s->self_kt, s->self_v, s->x, s->h,
                     s->q, s->att, s->mlp, s->scores, s->logits, s->cross_weights, s->grid16};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(s, 0, sizeof *s);
 }
-
-/* ---- building blocks ------------------------------------------------------------------------ */
 
 /* ---- the network ------------------------------------------------------------------------------ */
 
@@ -211,10 +210,11 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
                                const float *grid, const capt_detection *dets, int n_dets, capt_error *err) {
     const int d = dec->d, V = dec->n_visual, G = dec->n_global, N = dec->n_memory;
     s->ready = 0;
+    for (int b = 0; b < s->max_beams; b++) s->slot[b] = b;
     if (n_dets < 0 || n_dets > dec->det_max)
         return capt_fail(err, CAPT_E_ARG, "decoder: %d detections given, it reads at most %d", n_dets, dec->det_max);
     /* The grid as training saw it: f16. */
-    for (size_t i = 0; i < (size_t)V * dec->d_visual; i++) s->grid16[i] = capt_f16_to_f32(capt_f32_to_f16(grid[i]));
+    for (size_t i = 0; i < (size_t)V * dec->d_visual; i++) s->grid16[i] = capt_f32_round_f16(grid[i]);
     capt_status st = nn_linear_apply(&dec->visual, pool, isa, s->grid16, V, s->mem, err); /* [V, d] */
     if (st) return st;
     for (int n = 0; n < G; n++) nn_add_into(s->mem + (size_t)n * d, dec->global_pos + (size_t)n * d, (size_t)d);
@@ -229,7 +229,8 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
         if (st) return st;
     }
     for (int l = 0; l < dec->layers && !st; l++) {
-        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->cross_k + (size_t)l * N * d, err);
+        st = nn_linear_apply(&dec->layer[l].cross_k, pool, isa, s->mem, N, s->keys, err);
+        if (!st) nn_transpose(s->keys, N, d, s->cross_kt + (size_t)l * d * N, (size_t)N);
         if (!st) st = nn_linear_apply(&dec->layer[l].cross_v, pool, isa, s->mem, N, s->cross_v + (size_t)l * N * d, err);
     }
     s->ready = !st;
@@ -250,7 +251,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         capt_dequantize_row(emb->dtype, (const unsigned char *)emb->data + (size_t)tokens[b] * row_bytes, x, d);
         nn_add_into(x, dec->pos + (size_t)t * d, (size_t)d);
     }
-    const size_t cache_stride = (size_t)dec->max_len * d; /* one layer of one beam */
+    const size_t T = (size_t)dec->max_len, cache_stride = T * d; /* one layer of one beam */
     capt_status st = CAPT_OK;
     for (int l = 0; l < L && !st; l++) {
         const decoder_layer *y = &dec->layer[l];
@@ -258,17 +259,17 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln1_w, y->ln1_b, dec->ln_eps);
         st = nn_linear_apply(&y->self_q, pool, isa, s->h, n_beams, s->q, err);
         if (!st) st = nn_linear_apply(&y->self_k, pool, isa, s->h, n_beams, s->att, err);
-        for (int b = 0; !st && b < n_beams; b++)
-            memcpy(s->self_k + ((size_t)b * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
-                   sizeof(float) * d);
+        for (int b = 0; !st && b < n_beams; b++) /* column t of the beam's transposed keys */
+            nn_transpose(s->att + (size_t)b * d, 1, d, s->self_kt + ((size_t)s->slot[b] * L + l) * cache_stride + t, T);
         if (!st) st = nn_linear_apply(&y->self_v, pool, isa, s->h, n_beams, s->att, err);
         for (int b = 0; !st && b < n_beams; b++)
-            memcpy(s->self_v + ((size_t)b * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
+            memcpy(s->self_v + ((size_t)s->slot[b] * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
                    sizeof(float) * d);
         for (int b = 0; !st && b < n_beams; b++) {
-            const float *k = s->self_k + ((size_t)b * L + l) * cache_stride, *v = s->self_v + ((size_t)b * L + l) * cache_stride;
-            nn_attend(s->q + (size_t)b * d, k, v, t + 1, (size_t)d, d, H, s->scores + (size_t)b * H * dec->max_len,
-                   s->att + (size_t)b * d);
+            const size_t cache = ((size_t)s->slot[b] * L + l) * cache_stride;
+            const float *kt = s->self_kt + cache, *v = s->self_v + cache;
+            nn_attend(s->q + (size_t)b * d, kt, T, v, (size_t)d, t + 1, d, H, s->scores + (size_t)b * H * dec->max_len,
+                      s->att + (size_t)b * d);
         }
         if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
@@ -277,8 +278,8 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
         st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
-            nn_attend(s->q + (size_t)b * d, s->cross_k + (size_t)l * N * d, s->cross_v + (size_t)l * N * d, N, (size_t)d, d,
-                   H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
+            nn_attend(s->q + (size_t)b * d, s->cross_kt + (size_t)l * d * N, (size_t)N, s->cross_v + (size_t)l * N * d,
+                      (size_t)d, N, d, H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
         if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
         nn_add_into(s->x, s->h, (size_t)n_beams * d);
@@ -295,15 +296,25 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
 }
 
 void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t) {
-    const size_t L = (size_t)dec->layers, stride = (size_t)dec->max_len * dec->d, used = (size_t)(t + 1) * dec->d;
-    for (int b = 0; b < n_beams; b++)
+    const size_t L = (size_t)dec->layers, d = (size_t)dec->d, T = (size_t)dec->max_len, stride = T * d;
+    /* A parent's first child takes over its slot. Another child gets a copy in a slot that
+     * no first child took: those held parents that left no child, so no copy reads them. */
+    int slot[CAPT_MAX_BEAM], held[CAPT_MAX_BEAM] = {0}, has_child[CAPT_MAX_BEAM] = {0};
+    for (int b = 0; b < n_beams; b++) {
+        slot[b] = has_child[parent[b]] ? -1 : s->slot[parent[b]];
+        if (slot[b] >= 0) held[slot[b]] = has_child[parent[b]] = 1;
+    }
+    for (int b = 0, free_slot = 0; b < n_beams; b++) {
+        if (slot[b] >= 0) continue;
+        while (held[free_slot]) free_slot++;
+        held[free_slot] = 1, slot[b] = free_slot;
         for (size_t l = 0; l < L; l++) {
-            memcpy(s->self_k2 + ((size_t)b * L + l) * stride, s->self_k + ((size_t)parent[b] * L + l) * stride,
-                   used * sizeof(float));
-            memcpy(s->self_v2 + ((size_t)b * L + l) * stride, s->self_v + ((size_t)parent[b] * L + l) * stride,
-                   used * sizeof(float));
+            const size_t from = ((size_t)s->slot[parent[b]] * L + l) * stride, to = ((size_t)free_slot * L + l) * stride;
+            /* the keys' d rows of T columns, t + 1 of them used; the values' first t + 1 rows */
+            for (size_t i = 0; i < d; i++)
+                memcpy(s->self_kt + to + i * T, s->self_kt + from + i * T, (size_t)(t + 1) * sizeof(float));
+            memcpy(s->self_v + to, s->self_v + from, (size_t)(t + 1) * d * sizeof(float));
         }
-    float *k = s->self_k, *v = s->self_v;
-    s->self_k = s->self_k2, s->self_v = s->self_v2;
-    s->self_k2 = k, s->self_v2 = v;
+    }
+    memcpy(s->slot, slot, sizeof(int) * (size_t)n_beams);
 }

@@ -69,9 +69,12 @@ typedef struct decoder_state {
     int max_beams;
     int ready;                  /* 1 once capt_decoder_begin has computed an image's memory */
     float *mem;                 /* [N, d], N = n_memory */
-    float *cross_k, *cross_v;   /* [layers][N, d] */
-    float *self_k, *self_v;     /* [max_beams][layers][max_len][d] */
-    float *self_k2, *self_v2;   /* the same, for reordering beams */
+    float *keys;                /* [N, d]: a layer's cross-attention keys, before cross_kt */
+    float *cross_kt;            /* [layers][d][N]: the keys transposed, as nn_attend reads them */
+    float *cross_v;             /* [layers][N, d] */
+    float *self_kt;             /* [max_beams slots][layers][d][max_len]: keys transposed */
+    float *self_v;              /* [max_beams slots][layers][max_len][d] */
+    int slot[CAPT_MAX_BEAM];    /* each beam's slot of the caches: reordering moves beams, not caches */
     float *x, *h, *q, *att;     /* [max_beams, d] */
     float *mlp;                 /* [max_beams, mlp] */
     float *scores;              /* [max_beams, heads, max(max_len, N)] */
@@ -96,7 +99,8 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err);
 
-/* Makes beam b's cache (positions 0..t) a copy of beam parent[b]'s, for all b. */
+/* Gives beam b the cache (positions 0..t) of beam parent[b], for all b: a parent's first
+ * child takes over its slot, a second one gets a copy. */
 void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t);
 
 #endif

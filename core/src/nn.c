@@ -96,7 +96,7 @@ void nn_add_into(float *x, const float *y, size_t n) {
  * (without fast-math, compilers vectorize no float reduction written as one chain). */
 #define SUM_LANES 16
 
-static float max_of(const float *x, int n) {
+float nn_max(const float *x, int n) {
     float lane[SUM_LANES];
     for (int j = 0; j < SUM_LANES; j++) lane[j] = x[0];
     int i = 0;
@@ -131,37 +131,36 @@ static float sum_exp(const float *x, int n, float shift) {
 }
 
 void nn_softmax(float *s, int n) {
-    float max = max_of(s, n);
+    float max = nn_max(s, n);
     for (int i = 0; i < n; i++) s[i] = nn_expf(s[i] - max);
     float sum = sum_of(s, n);
     for (int i = 0; i < n; i++) s[i] /= sum;
 }
 
-/* Keys whose dot products with the query are summed side by side: each is a chain of hd
- * dependent additions, so one key at a time waits on the adder's latency at every term. */
-#define ATTEND_KEYS 8
+/* Query dimensions taken a pass over the keys: each key's score gets that many terms
+ * added in turn (the order of its dot product) for one load and store of it. */
+#define ATTEND_DIMS 4
 #define ATTEND_COLUMNS 16
 
-void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w,
-               float *out) {
+void nn_attend(const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d, int heads,
+               float *w, float *out) {
     int hd = d / heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) {
         float *wh = w + (size_t)h * n;
-        const float *qh = q + (size_t)h * hd, *kh = k + (size_t)h * hd;
-        int j = 0;
-        for (; j + ATTEND_KEYS <= n; j += ATTEND_KEYS) { /* the same terms in the same order as below */
-            float dot[ATTEND_KEYS] = {0};
-            for (int i = 0; i < hd; i++)
-                for (int r = 0; r < ATTEND_KEYS; r++) dot[r] += qh[i] * kh[(size_t)(j + r) * ld + i];
-            for (int r = 0; r < ATTEND_KEYS; r++) wh[j + r] = dot[r] * scale;
+        const float *qh = q + (size_t)h * hd, *kh = kt + (size_t)h * hd * ldk; /* kh: [hd][ldk] */
+        /* wh[j] = q_h · k_j summed over i in order, the keys side by side (vectorized
+         * across j: the transposed keys make each dimension's n values contiguous) */
+        for (int j = 0; j < n; j++) wh[j] = 0.0f;
+        int i = 0;
+        for (; i + ATTEND_DIMS <= hd; i += ATTEND_DIMS) {
+            const float *k0 = kh + (size_t)i * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
+            float q0 = qh[i], q1 = qh[i + 1], q2 = qh[i + 2], q3 = qh[i + 3];
+            for (int j = 0; j < n; j++) wh[j] = (((wh[j] + q0 * k0[j]) + q1 * k1[j]) + q2 * k2[j]) + q3 * k3[j];
         }
-        for (; j < n; j++) {
-            const float *kj = kh + (size_t)j * ld;
-            float dot = 0;
-            for (int i = 0; i < hd; i++) dot += qh[i] * kj[i];
-            wh[j] = dot * scale;
-        }
+        for (; i < hd; i++)
+            for (int j = 0; j < n; j++) wh[j] += qh[i] * kh[(size_t)i * ldk + j];
+        for (int j = 0; j < n; j++) wh[j] *= scale;
         nn_softmax(wh, n);
         /* out_h[i] = Σ_j wh[j] v[j][i] summed over j in order, ATTEND_COLUMNS columns at a time
          * in local sums (the compiler cannot keep out's columns in registers across j: out
@@ -171,15 +170,20 @@ void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld,
         for (int i0 = 0; i0 < hd; i0 += ATTEND_COLUMNS) {
             int cols = hd - i0 < ATTEND_COLUMNS ? hd - i0 : ATTEND_COLUMNS;
             float sum[ATTEND_COLUMNS] = {0};
-            for (j = 0; j < n; j++)
-                for (int i = 0; i < cols; i++) sum[i] += wh[j] * vh[(size_t)j * ld + i0 + i];
+            for (int j = 0; j < n; j++)
+                for (int c = 0; c < cols; c++) sum[c] += wh[j] * vh[(size_t)j * ldv + i0 + c];
             memcpy(o + i0, sum, sizeof(float) * (size_t)cols);
         }
     }
 }
 
+void nn_transpose(const float *x, int rows, int cols, float *y, size_t ldy) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) y[(size_t)c * ldy + r] = x[(size_t)r * cols + c];
+}
+
 void nn_log_softmax(float *x, int n) {
-    float max = max_of(x, n);
+    float max = nn_max(x, n);
     float lse = max + logf(sum_exp(x, n, max));
     for (int i = 0; i < n; i++) x[i] -= lse;
 }

@@ -97,16 +97,26 @@ static inline float nn_erff(float x) {
     return x < 0 ? -e : e;
 }
 
+/* The largest of n >= 1 values (NaNs skipped, unless x[0] is one), over 16 lanes side by side. */
+float nn_max(const float *x, int n);
+
 /* The softmax and the log-softmax of n values, in place (max subtracted first): the
  * attention weights, and the decoder's next-token log probabilities. */
 void nn_softmax(float *s, int n);
 void nn_log_softmax(float *x, int n);
 
-/* The one attention: a query row per head against n key rows. q, out: [d]; k, v: n rows
- * of stride ld floats, head h in columns h*hd..(h+1)*hd (hd = d / heads); the weights
- * w[h][j] = softmax_j(q_h·k_j / sqrt(hd)) are left in w [heads][n]; out_h = Σ_j w[h][j] v_j.
- * The decoder attends with it (self and cross), CLIP's towers once per token. */
-void nn_attend(const float *q, const float *k, const float *v, int n, size_t ld, int d, int heads, float *w, float *out);
+/* The one attention: a query row per head against n keys. q, out: [d]; the keys come
+ * transposed, kt[i * ldk + j] = key j's value i (kt: [d][ldk], ldk >= n), so one
+ * dimension of every key is contiguous and the n scores are summed side by side; the
+ * values are n rows of stride ldv. Head h is dimensions h*hd..(h+1)*hd (hd = d / heads);
+ * the weights w[h][j] = softmax_j(q_h·k_j / sqrt(hd)) (each dot product summed in order of
+ * i) are left in w [heads][n]; out_h = Σ_j w[h][j] v_j. The decoder attends with it (self
+ * and cross), CLIP's towers once per token. */
+void nn_attend(const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d, int heads,
+               float *w, float *out);
+
+/* y[c * ldy + r] = x[r * cols + c]: x [rows, cols] transposed into y [cols][ldy], ldy >= rows. */
+void nn_transpose(const float *x, int rows, int cols, float *y, size_t ldy);
 
 /* A float buffer to allocate: *p gets the product of `dims` floats (unused dims: 0 ends
  * the list), multiplied with overflow checks: the dims come from a model file. */
