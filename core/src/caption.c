@@ -176,13 +176,13 @@ static int better(candidate a, candidate b) { return a.score > b.score || (a.sco
  * block's best candidate. The same candidates in the same order as one word at a time. */
 #define TOP_BLOCK 64
 
-static int top_candidates(const float *logp, const hyp *live, int n_live, int V, candidate *top, int k) {
+static int top_candidates(capt_isa isa, const float *logp, const hyp *live, int n_live, int V, candidate *top, int k) {
     int n = 0;
     for (int b = 0; b < n_live; b++) {
         const float *lp = logp + (size_t)b * V;
         for (int v0 = 0; v0 < V; v0 += TOP_BLOCK) {
             int v1 = V - v0 < TOP_BLOCK ? V : v0 + TOP_BLOCK;
-            if (n == k && live[b].score + nn_max(lp + v0, v1 - v0) <= top[k - 1].score) continue; /* NaN: not passed */
+            if (n == k && live[b].score + nn_max(isa, lp + v0, v1 - v0) <= top[k - 1].score) continue; /* NaN: not passed */
             for (int v = v0; v < v1; v++) {
                 candidate c = {live[b].score + lp[v], b * V + v};
                 if (c.score == -INFINITY || (n == k && !better(c, top[n - 1]))) continue;
@@ -207,9 +207,9 @@ static uint64_t next_random(uint64_t *state) { /* splitmix64 */
 
 /* Samples a token from softmax(logp / temperature) within the top-p nucleus; logp is
  * overwritten with those probabilities. */
-static int sample(float *logp, int V, float temperature, float top_p, uint64_t *rng, int *order) {
+static int sample(capt_isa isa, float *logp, int V, float temperature, float top_p, uint64_t *rng, int *order) {
     for (int v = 0; v < V; v++) logp[v] /= temperature;
-    nn_softmax(logp, V); /* [V] probabilities */
+    nn_softmax(isa, logp, V); /* [V] probabilities */
     for (int v = 0; v < V; v++) order[v] = v;
     /* partial selection sort: only as far as the nucleus reaches */
     double mass = 0;
@@ -419,18 +419,18 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
         if (step == 0) memcpy(first_logits, s->logits, sizeof(float) * (size_t)V);
         for (int b = 0; b < n_live; b++) {
             apply_guidance(g, &bm->live[b], s->logits + (size_t)b * V);
-            nn_log_softmax(s->logits + (size_t)b * V, V);
+            nn_log_softmax(ctx->isa, s->logits + (size_t)b * V, V);
             ban_repeats(&bm->live[b], p->no_repeat_ngram, s->logits + (size_t)b * V);
         }
         int n_top;
         if (p->temperature > 0) {
             float *lp = s->logits, chosen_logp;
-            int v = sample(memcpy(probs, lp, sizeof(float) * (size_t)V), V, p->temperature, p->top_p, &rng, order);
+            int v = sample(ctx->isa, memcpy(probs, lp, sizeof(float) * (size_t)V), V, p->temperature, p->top_p, &rng, order);
             chosen_logp = lp[v];
             top[0] = (candidate){bm->live[0].score + chosen_logp, v};
             n_top = 1;
         } else {
-            n_top = top_candidates(s->logits, bm->live, n_live, V, top, n_live + B);
+            n_top = top_candidates(ctx->isa, s->logits, bm->live, n_live, V, top, n_live + B);
         }
         int n_next = 0;
         for (int i = 0; i < n_top && n_next < B; i++) {
@@ -471,9 +471,9 @@ static capt_status search(capt_context *ctx, const capt_caption_params *p, const
 
 /* The softmax of the encoder's classifier; computed once per image, read by the guidance
  * and by the concepts a result reports. */
-static void class_softmax(const capt_features *f, float *probs) {
+static void class_softmax(capt_isa isa, const capt_features *f, float *probs) {
     memcpy(probs, f->logits, sizeof(float) * (size_t)f->n_classes);
-    nn_softmax(probs, f->n_classes);
+    nn_softmax(isa, probs, f->n_classes);
 }
 
 /* The most probable labelled classes. */
@@ -533,7 +533,7 @@ capt_status capt_caption(capt_context *ctx, const capt_image *image, const capt_
         return capt_context_fail(ctx, &e);
     const float *probs = NULL;
     if (f.logits && f.n_classes > 0 && ctx->class_probs) {
-        class_softmax(&f, ctx->class_probs);
+        class_softmax(ctx->isa, &f, ctx->class_probs);
         probs = ctx->class_probs;
     }
     guidance g = {0};

@@ -170,7 +170,7 @@ static capt_status attention(const clip_stack *s, const clip_block *b, clip_work
     if (!st) st = nn_linear_apply(&b->v, pool, isa, w->h, n, w->v, err);
     if (!st) nn_transpose(w->k, n, d, w->kt, (size_t)n);
     for (int i = 0; i < n && !st; i++)
-        nn_attend(w->q + (size_t)i * d, w->kt, (size_t)n, w->v, (size_t)d, causal ? i + 1 : n, d, s->heads, w->scores,
+        nn_attend(isa, w->q + (size_t)i * d, w->kt, (size_t)n, w->v, (size_t)d, causal ? i + 1 : n, d, s->heads, w->scores,
                   w->att + (size_t)i * d);
     if (!st) st = nn_linear_apply(&b->o, pool, isa, w->att, n, w->h, err);
     return st;
@@ -188,7 +188,7 @@ static capt_status run_stack(const clip_stack *s, clip_work *w, int n, int causa
         nn_add_into(w->x, w->h, nd);
         nn_layer_norm(w->x, w->h, n, s->width, b->ln2_w, b->ln2_b, s->ln_eps);
         st = nn_linear_apply(&b->fc1, pool, isa, w->h, n, w->mlp, err); /* [n, mlp] */
-        if (!st) nn_activate(s->act, w->mlp, (size_t)n * s->mlp);
+        if (!st) nn_activate(isa, s->act, w->mlp, (size_t)n * s->mlp);
         if (!st) st = nn_linear_apply(&b->fc2, pool, isa, w->mlp, n, w->h, err);
         if (!st) nn_add_into(w->x, w->h, nd);
     }

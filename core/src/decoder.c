@@ -268,7 +268,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         for (int b = 0; !st && b < n_beams; b++) {
             const size_t cache = ((size_t)s->slot[b] * L + l) * cache_stride;
             const float *kt = s->self_kt + cache, *v = s->self_v + cache;
-            nn_attend(s->q + (size_t)b * d, kt, T, v, (size_t)d, t + 1, d, H, s->scores + (size_t)b * H * dec->max_len,
+            nn_attend(isa, s->q + (size_t)b * d, kt, T, v, (size_t)d, t + 1, d, H, s->scores + (size_t)b * H * dec->max_len,
                       s->att + (size_t)b * d);
         }
         if (!st) st = nn_linear_apply(&y->self_o, pool, isa, s->att, n_beams, s->h, err);
@@ -278,7 +278,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln2_w, y->ln2_b, dec->ln_eps);
         st = nn_linear_apply(&y->cross_q, pool, isa, s->h, n_beams, s->q, err);
         for (int b = 0; !st && b < n_beams; b++)
-            nn_attend(s->q + (size_t)b * d, s->cross_kt + (size_t)l * d * N, (size_t)N, s->cross_v + (size_t)l * N * d,
+            nn_attend(isa, s->q + (size_t)b * d, s->cross_kt + (size_t)l * d * N, (size_t)N, s->cross_v + (size_t)l * N * d,
                       (size_t)d, N, d, H, s->cross_weights + ((size_t)b * L + l) * H * N, s->att + (size_t)b * d);
         if (!st) st = nn_linear_apply(&y->cross_o, pool, isa, s->att, n_beams, s->h, err);
         if (st) break;
@@ -286,7 +286,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         /* MLP */
         nn_layer_norm(s->x, s->h, n_beams, d, y->ln3_w, y->ln3_b, dec->ln_eps);
         st = nn_linear_apply(&y->fc1, pool, isa, s->h, n_beams, s->mlp, err);
-        if (!st) nn_activate(NN_GELU, s->mlp, (size_t)n_beams * dec->mlp);
+        if (!st) nn_activate(isa, NN_GELU, s->mlp, (size_t)n_beams * dec->mlp);
         if (!st) st = nn_linear_apply(&y->fc2, pool, isa, s->mlp, n_beams, s->h, err);
         if (!st) nn_add_into(s->x, s->h, (size_t)n_beams * d);
     }

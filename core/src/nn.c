@@ -90,107 +90,34 @@ void nn_add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-/* ---- softmax ------------------------------------------------------------------------------------ */
-
-/* Reductions over SUM_LANES partial results side by side, the lanes a vector loop keeps
- * (without fast-math, compilers vectorize no float reduction written as one chain). */
-#define SUM_LANES 16
-
-float nn_max(const float *x, int n) {
-    float lane[SUM_LANES];
-    for (int j = 0; j < SUM_LANES; j++) lane[j] = x[0];
-    int i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int j = 0; j < SUM_LANES; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-    float max = lane[0];
-    for (int j = 1; j < SUM_LANES; j++) max = lane[j] > max ? lane[j] : max;
-    for (; i < n; i++) max = x[i] > max ? x[i] : max;
-    return max;
-}
-
-static float sum_of(const float *x, int n) {
-    float lane[SUM_LANES] = {0}, sum = 0;
-    int i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int j = 0; j < SUM_LANES; j++) lane[j] += x[i + j];
-    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
-    for (; i < n; i++) sum += x[i];
-    return sum;
-}
-
-/* Σ e^(x[i] - shift), as sum_of the exponentials without storing them. */
-static float sum_exp(const float *x, int n, float shift) {
-    float lane[SUM_LANES] = {0};
-    int i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int j = 0; j < SUM_LANES; j++) lane[j] += nn_expf(x[i + j] - shift);
-    float sum = 0;
-    for (int j = 0; j < SUM_LANES; j++) sum += lane[j];
-    for (; i < n; i++) sum += nn_expf(x[i] - shift);
-    return sum;
-}
-
-void nn_softmax(float *s, int n) {
-    float max = nn_max(s, n);
-    for (int i = 0; i < n; i++) s[i] = nn_expf(s[i] - max);
-    float sum = sum_of(s, n);
-    for (int i = 0; i < n; i++) s[i] /= sum;
-}
-
-/* Query dimensions taken a pass over the keys: each key's score gets that many terms
- * added in turn (the order of its dot product) for one load and store of it. */
-#define ATTEND_DIMS 4
-#define ATTEND_COLUMNS 16
-
-void nn_attend(const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d, int heads,
-               float *w, float *out) {
-    int hd = d / heads;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) {
-        float *wh = w + (size_t)h * n;
-        const float *qh = q + (size_t)h * hd, *kh = kt + (size_t)h * hd * ldk; /* kh: [hd][ldk] */
-        /* wh[j] = q_h · k_j summed over i in order, the keys side by side (vectorized
-         * across j: the transposed keys make each dimension's n values contiguous) */
-        for (int j = 0; j < n; j++) wh[j] = 0.0f;
-        int i = 0;
-        for (; i + ATTEND_DIMS <= hd; i += ATTEND_DIMS) {
-            const float *k0 = kh + (size_t)i * ldk, *k1 = k0 + ldk, *k2 = k1 + ldk, *k3 = k2 + ldk;
-            float q0 = qh[i], q1 = qh[i + 1], q2 = qh[i + 2], q3 = qh[i + 3];
-            for (int j = 0; j < n; j++) wh[j] = (((wh[j] + q0 * k0[j]) + q1 * k1[j]) + q2 * k2[j]) + q3 * k3[j];
-        }
-        for (; i < hd; i++)
-            for (int j = 0; j < n; j++) wh[j] += qh[i] * kh[(size_t)i * ldk + j];
-        for (int j = 0; j < n; j++) wh[j] *= scale;
-        nn_softmax(wh, n);
-        /* out_h[i] = Σ_j wh[j] v[j][i] summed over j in order, ATTEND_COLUMNS columns at a time
-         * in local sums (the compiler cannot keep out's columns in registers across j: out
-         * might alias the weights) */
-        float *o = out + (size_t)h * hd;
-        const float *vh = v + (size_t)h * hd;
-        for (int i0 = 0; i0 < hd; i0 += ATTEND_COLUMNS) {
-            int cols = hd - i0 < ATTEND_COLUMNS ? hd - i0 : ATTEND_COLUMNS;
-            float sum[ATTEND_COLUMNS] = {0};
-            for (int j = 0; j < n; j++)
-                for (int c = 0; c < cols; c++) sum[c] += wh[j] * vh[(size_t)j * ldv + i0 + c];
-            memcpy(o + i0, sum, sizeof(float) * (size_t)cols);
-        }
-    }
-}
-
 void nn_transpose(const float *x, int rows, int cols, float *y, size_t ldy) {
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) y[(size_t)c * ldy + r] = x[(size_t)r * cols + c];
 }
 
-void nn_log_softmax(float *x, int n) {
-    float max = nn_max(x, n);
-    float lse = max + logf(sum_exp(x, n, max));
-    for (int i = 0; i < n; i++) x[i] -= lse;
-}
+/* ---- vector math: one set of loops per instruction set ------------------------------------------ */
 
-void nn_activate(nn_activation act, float *x, size_t n) {
-    if (act == NN_GELU) /* exact (erf) GELU, as torch.nn.GELU() */
-        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + nn_erff(x[i] * 0.70710678118654752f));
-    else /* CLIP's quick_gelu: x · sigmoid(1.702 x) */
-        for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + nn_expf(-1.702f * x[i]));
+#define NN_MATH_SET generic
+#include "nn_math.inc.h"
+
+/* Calls the set that runs on `isa`: the wider vectors' sets exist natively on x86-64 (built
+ * beside the AVX2 and AVX-512 kernels); the reference kernels' ISA and wasm take the
+ * build's baseline. All sets give the same bits (nn_math.inc.h). */
+#ifdef CAPT_NN_MATH_X86
+#define NN_MATH_CALL(isa, f, args)            \
+    ((isa) == CAPT_ISA_AVX512 ? nn_##f##_avx512 args \
+     : (isa) == CAPT_ISA_AVX2 ? nn_##f##_avx2 args   \
+                              : nn_##f##_generic args)
+#else
+#define NN_MATH_CALL(isa, f, args) ((void)(isa), nn_##f##_generic args)
+#endif
+
+float nn_max(capt_isa isa, const float *x, int n) { return NN_MATH_CALL(isa, max, (x, n)); }
+void nn_softmax(capt_isa isa, float *s, int n) { NN_MATH_CALL(isa, softmax, (s, n)); }
+void nn_log_softmax(capt_isa isa, float *x, int n) { NN_MATH_CALL(isa, log_softmax, (x, n)); }
+void nn_activate(capt_isa isa, nn_activation act, float *x, size_t n) { NN_MATH_CALL(isa, activate, (act, x, n)); }
+
+void nn_attend(capt_isa isa, const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d,
+               int heads, float *w, float *out) {
+    NN_MATH_CALL(isa, attend, (q, kt, ldk, v, ldv, n, d, heads, w, out));
 }

@@ -42,11 +42,11 @@ void nn_layer_norm(const float *x, float *y, int rows, int d, const float *w, co
 void nn_add_into(float *x, const float *y, size_t n);
 /* ---- elementwise math that vectorizes ----------------------------------------------------------
  * libm's expf and erff are a call per value; these are branch-free and inline, so loops over
- * arrays of them compile to vector code (SSE2 natively, SIMD128 in wasm). Accuracy against
- * the exact values (test_nn checks it on dense grids): nn_expf within 1.25 ulp, nn_erff within
- * 2.5 ulp (1.2e-7 absolute), where libm's are within 1 ulp; the decoder's GELU, attention
- * weights and log-softmax then differ from libm's in the last bits (docs/kernels.md,
- * "Elementwise math"). */
+ * arrays of them compile to vector code (SSE2, AVX2 or AVX-512 natively, SIMD128 in wasm:
+ * the vector math below). Accuracy against the exact values (test_nn checks it on dense
+ * grids): nn_expf within 1.25 ulp, nn_erff within 2.5 ulp (1.2e-7 absolute), where libm's
+ * are within 1 ulp; the decoder's GELU, attention weights and log-softmax then differ from
+ * libm's in the last bits (docs/kernels.md, "Elementwise math"). */
 
 /* c[0] + c[1] v + ... + c[n-1] v^(n-1), by Horner's rule from the highest term: n and c are
  * constants at every call, so the loop unrolls into the chain of multiply-adds. */
@@ -97,13 +97,20 @@ static inline float nn_erff(float x) {
     return x < 0 ? -e : e;
 }
 
+/* ---- vector math ----------------------------------------------------------------------------
+ * Loops over arrays of the functions above, compiled for each instruction set the kernels
+ * have (nn_math.inc.h): `isa` picks the set, as for the products (the context's ISA); every
+ * set gives the same bits. */
+
+typedef enum nn_activation { NN_GELU, NN_QUICK_GELU } nn_activation;
+
 /* The largest of n >= 1 values (NaNs skipped, unless x[0] is one), over 16 lanes side by side. */
-float nn_max(const float *x, int n);
+float nn_max(capt_isa isa, const float *x, int n);
 
 /* The softmax and the log-softmax of n values, in place (max subtracted first): the
  * attention weights, and the decoder's next-token log probabilities. */
-void nn_softmax(float *s, int n);
-void nn_log_softmax(float *x, int n);
+void nn_softmax(capt_isa isa, float *s, int n);
+void nn_log_softmax(capt_isa isa, float *x, int n);
 
 /* The one attention: a query row per head against n keys. q, out: [d]; the keys come
  * transposed, kt[i * ldk + j] = key j's value i (kt: [d][ldk], ldk >= n), so one
@@ -112,8 +119,27 @@ void nn_log_softmax(float *x, int n);
  * the weights w[h][j] = softmax_j(q_h·k_j / sqrt(hd)) (each dot product summed in order of
  * i) are left in w [heads][n]; out_h = Σ_j w[h][j] v_j. The decoder attends with it (self
  * and cross), CLIP's towers once per token. */
-void nn_attend(const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d, int heads,
-               float *w, float *out);
+void nn_attend(capt_isa isa, const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d,
+               int heads, float *w, float *out);
+
+/* x = GELU(x) (exact, with erf) or CLIP's quick_gelu, elementwise over n values. */
+void nn_activate(capt_isa isa, nn_activation act, float *x, size_t n);
+
+/* One instruction set's compiled loops (nn_math.inc.h): the functions above without `isa`,
+ * named nn_<function>_<set>. */
+#define NN_MATH_DECLARE(set)                                                                                  \
+    float nn_max_##set(const float *x, int n);                                                                \
+    void nn_softmax_##set(float *s, int n);                                                                   \
+    void nn_log_softmax_##set(float *x, int n);                                                               \
+    void nn_attend_##set(const float *q, const float *kt, size_t ldk, const float *v, size_t ldv, int n, int d, \
+                         int heads, float *w, float *out);                                                    \
+    void nn_activate_##set(nn_activation act, float *x, size_t n);
+NN_MATH_DECLARE(generic)
+#if defined(__x86_64__) || defined(__i386__)
+#define CAPT_NN_MATH_X86 1 /* nn_math_avx2.c and nn_math_avx512.c are built */
+NN_MATH_DECLARE(avx2)
+NN_MATH_DECLARE(avx512)
+#endif
 
 /* y[c * ldy + r] = x[r * cols + c]: x [rows, cols] transposed into y [cols][ldy], ldy >= rows. */
 void nn_transpose(const float *x, int rows, int cols, float *y, size_t ldy);
@@ -129,8 +155,5 @@ typedef struct nn_buffer {
  * memory) the message names `what`; the caller frees what was allocated (its pointers
  * start NULL). */
 capt_status nn_alloc_buffers(const nn_buffer *buffers, size_t n, const char *what, capt_error *err);
-
-typedef enum nn_activation { NN_GELU, NN_QUICK_GELU } nn_activation;
-void nn_activate(nn_activation act, float *x, size_t n);
 
 #endif
