@@ -237,6 +237,12 @@ capt_status capt_decoder_begin(const capt_decoder *dec, decoder_state *s, capt_p
     return st;
 }
 
+/* Where layer l's self-attention cache of a slot starts in self_kt and self_v
+ * ([slots][layers][T * d] each: the keys transposed [d][T], the values [T][d]). */
+static size_t cache_offset(const capt_decoder *dec, int slot, int l) {
+    return ((size_t)slot * (size_t)dec->layers + (size_t)l) * (size_t)dec->max_len * (size_t)dec->d;
+}
+
 capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_pool *pool, capt_isa isa,
                               const int32_t *tokens, int n_beams, int t, capt_error *err) {
     const int d = dec->d, N = dec->n_memory, L = dec->layers, H = dec->heads;
@@ -251,7 +257,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         capt_dequantize_row(emb->dtype, (const unsigned char *)emb->data + (size_t)tokens[b] * row_bytes, x, d);
         nn_add_into(x, dec->pos + (size_t)t * d, (size_t)d);
     }
-    const size_t T = (size_t)dec->max_len, cache_stride = T * d; /* one layer of one beam */
+    const size_t T = (size_t)dec->max_len;
     capt_status st = CAPT_OK;
     for (int l = 0; l < L && !st; l++) {
         const decoder_layer *y = &dec->layer[l];
@@ -260,13 +266,12 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
         st = nn_linear_apply(&y->self_q, pool, isa, s->h, n_beams, s->q, err);
         if (!st) st = nn_linear_apply(&y->self_k, pool, isa, s->h, n_beams, s->att, err);
         for (int b = 0; !st && b < n_beams; b++) /* column t of the beam's transposed keys */
-            nn_transpose(s->att + (size_t)b * d, 1, d, s->self_kt + ((size_t)s->slot[b] * L + l) * cache_stride + t, T);
+            nn_transpose(s->att + (size_t)b * d, 1, d, s->self_kt + cache_offset(dec, s->slot[b], l) + t, T);
         if (!st) st = nn_linear_apply(&y->self_v, pool, isa, s->h, n_beams, s->att, err);
         for (int b = 0; !st && b < n_beams; b++)
-            memcpy(s->self_v + ((size_t)s->slot[b] * L + l) * cache_stride + (size_t)t * d, s->att + (size_t)b * d,
-                   sizeof(float) * d);
+            memcpy(s->self_v + cache_offset(dec, s->slot[b], l) + (size_t)t * d, s->att + (size_t)b * d, sizeof(float) * d);
         for (int b = 0; !st && b < n_beams; b++) {
-            const size_t cache = ((size_t)s->slot[b] * L + l) * cache_stride;
+            const size_t cache = cache_offset(dec, s->slot[b], l);
             const float *kt = s->self_kt + cache, *v = s->self_v + cache;
             nn_attend(isa, s->q + (size_t)b * d, kt, T, v, (size_t)d, t + 1, d, H, s->scores + (size_t)b * H * dec->max_len,
                       s->att + (size_t)b * d);
@@ -296,7 +301,7 @@ capt_status capt_decoder_step(const capt_decoder *dec, decoder_state *s, capt_po
 }
 
 void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *parent, int n_beams, int t) {
-    const size_t L = (size_t)dec->layers, d = (size_t)dec->d, T = (size_t)dec->max_len, stride = T * d;
+    const size_t d = (size_t)dec->d, T = (size_t)dec->max_len;
     /* A parent's first child takes over its slot. Another child gets a copy in a slot that
      * no first child took: those held parents that left no child, so no copy reads them. */
     int slot[CAPT_MAX_BEAM], held[CAPT_MAX_BEAM] = {0}, has_child[CAPT_MAX_BEAM] = {0};
@@ -308,8 +313,8 @@ void capt_decoder_reorder(const capt_decoder *dec, decoder_state *s, const int *
         if (slot[b] >= 0) continue;
         while (held[free_slot]) free_slot++;
         held[free_slot] = 1, slot[b] = free_slot;
-        for (size_t l = 0; l < L; l++) {
-            const size_t from = ((size_t)s->slot[parent[b]] * L + l) * stride, to = ((size_t)free_slot * L + l) * stride;
+        for (int l = 0; l < dec->layers; l++) {
+            const size_t from = cache_offset(dec, s->slot[parent[b]], l), to = cache_offset(dec, free_slot, l);
             /* the keys' d rows of T columns, t + 1 of them used; the values' first t + 1 rows */
             for (size_t i = 0; i < d; i++)
                 memcpy(s->self_kt + to + i * T, s->self_kt + from + i * T, (size_t)(t + 1) * sizeof(float));
